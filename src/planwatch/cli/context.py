@@ -1,0 +1,59 @@
+"""Shared plumbing of CLI commands: settings, engine, error reporting."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from planwatch.config import Settings
+from planwatch.db import check_schema, make_engine, session_factory, transaction
+from planwatch.errors import PlanwatchError
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a ``PlanwatchError`` into a red message on stderr and exit code 1."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except PlanwatchError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def engine_for(settings: Settings, *, checked: bool = True) -> Engine:
+    engine = make_engine(settings.database_url)
+    if checked:
+        check_schema(engine)
+    return engine
+
+
+@contextmanager
+def unit_of_work(settings: Settings) -> Iterator[Session]:
+    engine = engine_for(settings)
+    try:
+        with transaction(session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def print_json(text: str) -> None:
+    sys.stdout.write(text + "\n")

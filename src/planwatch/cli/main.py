@@ -1,0 +1,323 @@
+"""``planwatch``: init, demo, targets, evaluate, plans, simulate, serve."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from planwatch.cli.context import console, engine_for, print_json, reports_errors, unit_of_work
+from planwatch.config import Settings
+from planwatch.datasets import chengdu_path
+from planwatch.datasets.simulate import read_simulation_file, simulate
+from planwatch.db import make_engine, migrate, session_factory, transaction
+from planwatch.divisions.service import load_divisions
+from planwatch.evaluation.progress import Status
+from planwatch.evaluation.service import get_plan, latest_data_year
+from planwatch.plans.loader import LoadReport
+from planwatch.plans.service import fill_target, find_target, load_plan_file
+from planwatch.plans.views import TargetOut, list_target_views
+
+app = typer.Typer(
+    help="planwatch: carry out a city's five-year plan (规划纲要实施监测评估).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+plans_app = typer.Typer(help="Plan catalogues: load a plan file.", no_args_is_help=True)
+targets_app = typer.Typer(help="List targets, or fill in a number the source lost.")
+app.add_typer(plans_app, name="plans")
+app.add_typer(targets_app, name="targets")
+
+STATUS_STYLE = {
+    Status.achieved: "bold green",
+    Status.ahead: "green",
+    Status.on_track: "cyan",
+    Status.lagging: "yellow",
+    Status.seriously_lagging: "bold red",
+    Status.not_evaluable: "dim",
+}
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+YearOption = Annotated[int | None, typer.Option("--year", help="Evaluate with data up to this year.")]
+PlanOption = Annotated[str | None, typer.Option("--plan", help="Plan code (default: the loaded plan).")]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _print_load_report(report: LoadReport, path: Path) -> None:
+    parts = []
+    for kind, counts in report.counts.items():
+        detail = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
+        parts.append(f"{kind}: {detail}")
+    verdict = "loaded" if report.changed else "already up to date, nothing changed"
+    console.print(f"[bold]{report.plan_code}[/] v{report.plan_version} from {path}: {verdict}")
+    for part in parts:
+        console.print(f"  {part}")
+    for edit in report.kept_edits:
+        console.print(f"  [yellow]kept an administrator's edit of {edit}[/]")
+
+
+def _init(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        with _progress() as progress, transaction(session_factory(engine)) as session:
+            divisions = load_divisions(
+                session,
+                chengdu_path("divisions.csv"),
+                boundaries=chengdu_path("districts.geojson"),
+                population_csv=chengdu_path("population.csv"),
+                progress=progress,
+            )
+            report = load_plan_file(session, chengdu_path("plan.yaml"))
+        console.print(
+            f"divisions: {divisions.created} created, {divisions.updated} updated, "
+            f"{divisions.unchanged} unchanged; {divisions.boundaries} boundaries; "
+            f"{divisions.population_rows} population rows"
+        )
+        _print_load_report(report, chengdu_path("plan.yaml"))
+    finally:
+        engine.dispose()
+
+
+@app.command()
+@reports_errors
+def init() -> None:
+    """Create or upgrade the database and load the Chengdu divisions and plan catalogue."""
+    settings = Settings()
+    _init(settings)
+    console.print(
+        f"database ready: {make_engine(settings.database_url).url.render_as_string(hide_password=True)}"
+    )
+
+
+@app.command("simulate")
+@reports_errors
+def simulate_command(
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the file's).")] = None,
+    params: Annotated[Path | None, typer.Option(help="Simulation parameters (YAML).")] = None,
+    plan_code: PlanOption = None,
+) -> None:
+    """Write simulated monitoring data 2020–2025 (labelled 模拟数据 / simulated)."""
+    settings = Settings()
+    _simulate(settings, seed=seed, params=params, plan_code=plan_code)
+
+
+def _simulate(settings: Settings, *, seed: int | None, params: Path | None, plan_code: str | None) -> None:
+    path = params or chengdu_path("simulation.yaml")
+    parsed = read_simulation_file(path)
+    with unit_of_work(settings) as session, _progress() as progress:
+        plan = get_plan(session, plan_code)
+        report = simulate(session, plan, parsed, name=str(path), seed=seed, progress=progress)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items()))
+    console.print(
+        f"simulated data (模拟数据) for {report.indicators} indicators, seed {report.seed}: {counts}"
+    )
+
+
+def _status_table(views: list[TargetOut], year: int, *, title: str) -> Table:
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in ("code", "indicator", "target", "deadline", "kind", "status", "actual", "note"):
+        table.add_column(column)
+    for view in views:
+        ev = view.evaluation
+        status = Status(ev.status) if ev else Status.not_evaluable
+        target = "—" if view.value is None and view.range is None else _target_text(view)
+        actual = "" if ev is None or ev.actual is None else f"{ev.actual:,.4g}"
+        note = (ev.reason_en or "") if ev else ""
+        if view.incomplete:
+            note = "incomplete: " + (view.incomplete_reason or "")
+        table.add_row(
+            view.code,
+            view.indicator.name_zh,
+            target,
+            str(view.year) + ("*" if view.deadline_inferred else ""),
+            view.kind,
+            f"[{STATUS_STYLE[status]}]{status.zh} {status.value}[/]",
+            actual + (" (sim)" if ev and ev.simulated else ""),
+            note[:60],
+        )
+    return table
+
+
+def _target_text(view: TargetOut) -> str:
+    if view.range is not None:
+        return f"{view.range[0]:g}–{view.range[1]:g} {view.unit}"
+    assert view.value is not None  # noqa: S101 - checked by the caller
+    return f"{view.comparator} {view.value:,.6g} {view.unit}"
+
+
+def _summary(views: list[TargetOut]) -> str:
+    counts = dict.fromkeys(Status, 0)
+    for view in views:
+        counts[Status(view.status or Status.not_evaluable)] += 1
+    return "  ".join(f"{s.zh} {s.value}: {n}" for s, n in counts.items())
+
+
+@targets_app.callback(invoke_without_command=True)
+@reports_errors
+def targets(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    year: YearOption = None,
+    plan_code: PlanOption = None,
+) -> None:
+    """Every target with indicator, comparator, value, unit, year, kind, scope, status, source."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = Settings()
+    with unit_of_work(settings) as session:
+        plan = get_plan(session, plan_code)
+        year = year if year is not None else latest_data_year(session, plan)
+        views = list_target_views(session, plan, year, thresholds=settings.thresholds)
+    if as_json:
+        print_json(json.dumps([v.model_dump(mode="json") for v in views], ensure_ascii=False, indent=1))
+        return
+    console.print(_status_table(views, year, title=f"{plan.title_zh} — targets, status in {year}"))
+    console.print(_summary(views))
+    if any(v.evaluation and v.evaluation.simulated for v in views):
+        console.print(
+            "[bold yellow]模拟数据 / simulated:[/] values marked (sim) come from the simulator, not from reports."
+        )
+
+
+@targets_app.command("set")
+@reports_errors
+def set_target(
+    ref: Annotated[str, typer.Argument(help="Target id or code, e.g. CD14-T05.")],
+    value: Annotated[float | None, typer.Option(help="The target's number.")] = None,
+    low: Annotated[float | None, typer.Option(help="Lower bound of a range target.")] = None,
+    high: Annotated[float | None, typer.Option(help="Upper bound of a range target.")] = None,
+    deadline: Annotated[int | None, typer.Option(help="Deadline year.")] = None,
+    by: Annotated[str, typer.Option(help="Who makes the change (kept in the change log).")] = "admin (CLI)",
+    note: Annotated[str | None, typer.Option(help="Why, e.g. the document the number comes from.")] = None,
+    plan_code: PlanOption = None,
+) -> None:
+    """Fill in a number the source lost (an incomplete target), with who and why."""
+    if (low is None) != (high is None):
+        raise typer.BadParameter("give both --low and --high for a range")
+    settings = Settings()
+    with unit_of_work(settings) as session:
+        target = find_target(session, ref, plan_code=plan_code)
+        changes = fill_target(
+            session,
+            target,
+            value=value,
+            range_=(low, high) if low is not None and high is not None else None,
+            deadline=deadline,
+            actor=by,
+            channel="cli",
+            note=note,
+        )
+        code = target.code
+    if not changes:
+        console.print(f"{code}: nothing changed")
+        return
+    for key, (old, new) in changes.items():
+        console.print(f"{code}.{key}: {old!r} → {new!r}")
+
+
+@app.command()
+@reports_errors
+def evaluate(
+    year: Annotated[int, typer.Option("--year", help="Evaluation year.")],
+    as_json: JsonOption = False,
+    plan_code: PlanOption = None,
+) -> None:
+    """Evaluate every target with the data up to YEAR."""
+    settings = Settings()
+    with unit_of_work(settings) as session:
+        plan = get_plan(session, plan_code)
+        views = list_target_views(session, plan, year, thresholds=settings.thresholds)
+    if as_json:
+        payload = {
+            "plan": plan.code,
+            "year": year,
+            "counts": _counts(views),
+            "simulated": any(v.evaluation and v.evaluation.simulated for v in views),
+            "targets": [
+                {"id": v.id, "code": v.code, **(v.evaluation.model_dump(mode="json") if v.evaluation else {})}
+                for v in views
+            ],
+        }
+        print_json(json.dumps(payload, ensure_ascii=False, indent=1))
+        return
+    console.print(_status_table(views, year, title=f"{plan.title_zh} — evaluation {year}"))
+    console.print(_summary(views))
+
+
+def _counts(views: list[TargetOut]) -> dict[str, int]:
+    counts = {status.value: 0 for status in Status}
+    for view in views:
+        counts[view.status or Status.not_evaluable.value] += 1
+    return counts
+
+
+@plans_app.command("load")
+@reports_errors
+def plans_load(file: Annotated[Path, typer.Argument(help="Plan catalogue (YAML or JSON).")]) -> None:
+    """Validate a plan catalogue completely, then load it in one transaction (or not at all)."""
+    settings = Settings()
+    with unit_of_work(settings) as session:
+        report = load_plan_file(session, file)
+    _print_load_report(report, file)
+
+
+@app.command()
+@reports_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the web app on an existing database."""
+    settings = Settings()
+    engine_for(settings).dispose()  # refuse early, with a clear message, if the schema is wrong
+    _serve(settings, host or settings.host, port or settings.port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from planwatch.web.app import create_app
+
+    console.print(f"planwatch is serving on [bold]http://{host}:{port}/[/]  (Ctrl+C stops it)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@reports_errors
+def demo(
+    serve_app: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the web app after setting up.")
+    ] = True,
+    year: YearOption = None,
+) -> None:
+    """Set up the Chengdu example (init + simulate + evaluate) and serve it on 127.0.0.1:8000."""
+    started = time.perf_counter()
+    settings = Settings()
+    _init(settings)
+    _simulate(settings, seed=None, params=None, plan_code=None)
+    with unit_of_work(settings) as session:
+        plan = get_plan(session)
+        year = year if year is not None else latest_data_year(session, plan)
+        views = list_target_views(session, plan, year, thresholds=settings.thresholds)
+    console.print(_status_table(views, year, title=f"{plan.title_zh} — {year}"))
+    console.print(_summary(views))
+    console.print("[bold yellow]模拟数据 / simulated:[/] every value in this demo comes from the simulator.")
+    console.print(f"demo ready in {time.perf_counter() - started:.1f} s")
+    if serve_app:
+        _serve(settings, settings.host, settings.port)

@@ -1,0 +1,167 @@
+"""Progress and status of a target: time progress τ (序时进度), actual progress π and r = π / τ.
+
+All functions take scalars or numpy arrays and broadcast; they never touch the database.
+See ``docs/evaluation.md`` for the rules and where they come from.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from planwatch.config import StatusThresholds
+
+FloatArray = npt.NDArray[np.float64]
+ArrayLike = npt.ArrayLike
+
+
+class Status(enum.StrEnum):
+    """The status of a target in a given year."""
+
+    achieved = "achieved"
+    ahead = "ahead"
+    on_track = "on_track"
+    lagging = "lagging"
+    seriously_lagging = "seriously_lagging"
+    not_evaluable = "not_evaluable"
+
+    @property
+    def zh(self) -> str:
+        return _STATUS_ZH[self]
+
+    @property
+    def en(self) -> str:
+        return _STATUS_EN[self]
+
+
+_STATUS_ZH = {
+    Status.achieved: "已实现",
+    Status.ahead: "快于预期",
+    Status.on_track: "基本符合预期",
+    Status.lagging: "滞后",
+    Status.seriously_lagging: "严重滞后",
+    Status.not_evaluable: "无法评估",
+}
+_STATUS_EN = {
+    Status.achieved: "Achieved",
+    Status.ahead: "Ahead",
+    Status.on_track: "On track",
+    Status.lagging: "Lagging",
+    Status.seriously_lagging: "Seriously lagging",
+    Status.not_evaluable: "Not evaluable",
+}
+
+
+def time_progress(year: ArrayLike, base_year: ArrayLike, deadline: ArrayLike) -> FloatArray:
+    """τ = (year − base year) / (deadline − base year), clipped to [0, 1].
+
+    The share of the plan's time that has passed (序时进度). NaN where deadline <= base year.
+    """
+    year_a = np.asarray(year, dtype=float)
+    base_a = np.asarray(base_year, dtype=float)
+    span = np.asarray(deadline, dtype=float) - base_a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = np.where(span > 0, (year_a - base_a) / span, np.nan)
+    return np.asarray(np.clip(tau, 0.0, 1.0), dtype=float)
+
+
+def actual_progress(
+    actual: ArrayLike, baseline: ArrayLike, target: ArrayLike, *, higher_is_better: ArrayLike
+) -> FloatArray:
+    """π = (actual − baseline) / (target − baseline), direction-aware.
+
+    π is the share of the required change achieved so far. It is negative when the value moved
+    the wrong way and above 1 when it went beyond the target. Where the baseline already met the
+    target (no change required), π is 1 if the actual value still meets it and 0 otherwise.
+    """
+    actual_a = np.asarray(actual, dtype=float)
+    baseline_a = np.asarray(baseline, dtype=float)
+    target_a = np.asarray(target, dtype=float)
+    sign = np.where(np.asarray(higher_is_better, dtype=bool), 1.0, -1.0)
+    required = (target_a - baseline_a) * sign
+    achieved = (actual_a - baseline_a) * sign
+    still_meets = (actual_a - target_a) * sign >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pi = np.where(required > 0, achieved / required, np.where(still_meets, 1.0, 0.0))
+    nan = np.isnan(actual_a) | np.isnan(baseline_a) | np.isnan(target_a)
+    return np.asarray(np.where(nan, np.nan, pi), dtype=float)
+
+
+_COMPARE = {
+    ">=": np.greater_equal,
+    ">": np.greater,
+    "<=": np.less_equal,
+    "<": np.less,
+}
+
+
+def is_met(
+    actual: ArrayLike,
+    comparator: str,
+    value: ArrayLike = np.nan,
+    *,
+    low: ArrayLike = np.nan,
+    high: ArrayLike = np.nan,
+    tolerance: float = 0.02,
+) -> npt.NDArray[np.bool_]:
+    """Whether ``actual`` meets the target ``comparator value`` (or lies in [low, high]).
+
+    ``=`` is met within 1e-9 relative, ``~`` (左右/约) within ``tolerance`` relative (2 % by
+    default). NaN actual values never meet a target.
+    """
+    actual_a = np.asarray(actual, dtype=float)
+    low_a, high_a = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    if not np.all(np.isnan(low_a)) or not np.all(np.isnan(high_a)):
+        met: Any = (actual_a >= low_a) & (actual_a <= high_a)
+    elif comparator in _COMPARE:
+        met = _COMPARE[comparator](actual_a, np.asarray(value, dtype=float))
+    elif comparator in {"=", "~"}:
+        value_a = np.asarray(value, dtype=float)
+        rel = 1e-9 if comparator == "=" else tolerance
+        met = np.abs(actual_a - value_a) <= rel * np.maximum(np.abs(value_a), 1e-12)
+    else:
+        msg = f"comparator {comparator!r} has no fixed value to meet; use a trend evaluation"
+        raise ValueError(msg)
+    return np.asarray(met & ~np.isnan(actual_a), dtype=bool)
+
+
+def classify(
+    tau: ArrayLike,
+    pi: ArrayLike,
+    met: ArrayLike,
+    thresholds: StatusThresholds | None = None,
+) -> npt.NDArray[np.str_]:
+    """Status per element from τ, π and whether the target is met.
+
+    ``achieved`` if met; otherwise by r = π / τ: ``ahead`` (r ≥ 1.05), ``on_track``
+    (0.95 ≤ r < 1.05), ``lagging`` (0.7 ≤ r < 0.95), ``seriously_lagging`` (r < 0.7). With no time
+    elapsed (τ = 0) or no π, the status is ``not_evaluable``. Thresholds are settings.
+    """
+    t = thresholds or StatusThresholds()
+    tau_a = np.asarray(tau, dtype=float)
+    pi_a = np.asarray(pi, dtype=float)
+    met_a = np.asarray(met, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(tau_a > 0, pi_a / tau_a, np.nan)
+    status = np.select(
+        [met_a, np.isnan(r), r >= t.ahead, r >= t.on_track, r >= t.lagging],
+        [
+            Status.achieved.value,
+            Status.not_evaluable.value,
+            Status.ahead.value,
+            Status.on_track.value,
+            Status.lagging.value,
+        ],
+        default=Status.seriously_lagging.value,
+    )
+    return np.asarray(status, dtype=str)
+
+
+def progress_ratio(tau: ArrayLike, pi: ArrayLike) -> FloatArray:
+    """r = π / τ; NaN where τ = 0."""
+    tau_a = np.asarray(tau, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(tau_a > 0, np.asarray(pi, dtype=float) / tau_a, np.nan), dtype=float)

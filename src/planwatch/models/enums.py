@@ -1,0 +1,132 @@
+"""Closed vocabularies of the catalogue, with their Chinese names beside the English ones."""
+
+from __future__ import annotations
+
+import enum
+
+
+class LabelledEnum(enum.StrEnum):
+    """A string enum whose members carry a Chinese label (``.zh``)."""
+
+    zh: str
+
+    def __new__(cls, value: str, zh: str = "") -> LabelledEnum:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.zh = zh or value
+        return member
+
+
+class PlanKind(LabelledEnum):
+    master = "master", "规划纲要"
+    special = "special", "专项规划"
+    regional = "regional", "区域规划"
+    spatial = "spatial", "国土空间规划"
+    district = "district", "区县规划"
+    annual = "annual", "年度计划"
+
+
+class PlanStatus(LabelledEnum):
+    draft = "draft", "草案"
+    approved = "approved", "已批准"
+    in_force = "in_force", "实施中"
+    revised = "revised", "已修订"
+    closed = "closed", "已终结"
+
+
+class TaskKind(LabelledEnum):
+    action = "action", "行动"
+    project = "project", "工程"
+    task = "task", "任务"
+
+
+class MilestoneStatus(LabelledEnum):
+    planned = "planned", "计划中"
+    in_progress = "in_progress", "推进中"
+    done = "done", "已完成"
+    cancelled = "cancelled", "已取消"
+
+
+class Direction(LabelledEnum):
+    higher_better = "higher", "越高越好"
+    lower_better = "lower", "越低越好"
+
+
+class Nature(LabelledEnum):
+    binding = "binding", "约束性"
+    expected = "expected", "预期性"
+
+
+class Frequency(LabelledEnum):
+    annual = "annual", "年度"
+    quarterly = "quarterly", "季度"
+    monthly = "monthly", "月度"
+
+
+class PeriodAggregation(LabelledEnum):
+    sum = "sum", "求和"
+    last = "last", "取期末值"
+    mean = "mean", "取平均"
+
+
+class Aggregation(LabelledEnum):
+    sum = "sum", "求和"
+    ratio = "ratio", "分子分母比值"
+    weighted_mean = "weighted_mean", "人口加权平均"
+    min = "min", "最小值"
+    max = "max", "最大值"
+    count_meeting = "count_meeting", "达标单元数"
+
+
+class TargetKind(LabelledEnum):
+    level = "level", "水平值"
+    increment = "increment", "新增量"
+    cumulative = "cumulative", "累计值"
+    average_annual_rate = "average_annual_rate", "年均增速"
+    rate_of_change = "rate_of_change", "变化率"
+    per_unit_coverage = "per_unit_coverage", "单元覆盖"
+    trend = "trend", "趋势"
+    relative = "relative", "相对标准"
+    qualitative = "qualitative", "定性"
+
+
+class Comparator(LabelledEnum):
+    ge = ">=", "不低于"
+    gt = ">", "超过"
+    le = "<=", "不高于"
+    lt = "<", "低于"
+    eq = "=", "等于"
+    approx = "~", "左右"
+    increase = "increase", "持续上升"
+    decrease = "decrease", "持续下降"
+
+
+class DivisionLevel(LabelledEnum):
+    city = "city", "市"
+    district = "district", "区(市)县"
+    street = "street", "街道(镇)"
+    community = "community", "社区(村)"
+    compound = "compound", "小区"
+
+    @property
+    def depth(self) -> int:
+        return list(DivisionLevel).index(self)
+
+
+class ValueSource(LabelledEnum):
+    reported = "reported", "填报"
+    computed = "computed", "计算"
+    simulated = "simulated", "模拟数据"
+
+
+class ValueStatus(LabelledEnum):
+    draft = "draft", "草稿"
+    submitted = "submitted", "已提交"
+    approved = "approved", "已审核"
+    locked = "locked", "已锁定"
+
+
+class PopulationSource(LabelledEnum):
+    census = "census2020", "第七次全国人口普查"
+    statistics = "statistics", "统计年鉴"
+    simulated = "simulated", "模拟数据"

@@ -1,0 +1,1 @@
+"""The plan catalogue: plans, sections, indicators, tasks and targets; loading and editing."""

@@ -1,0 +1,320 @@
+"""What the CLI, the JSON API and the pages show of a target: one model, one builder."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from planwatch.config import StatusThresholds
+from planwatch.errors import NotFoundError
+from planwatch.evaluation.service import TargetEvaluation, evaluate_plan, evaluate_target
+from planwatch.models import Plan, Section, Target, Task
+
+
+class IndicatorRef(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str | None
+    unit: str
+    direction: str
+    nature: str
+    nature_zh: str
+    aggregation: str
+    levels: list[str]
+
+
+class SectionRef(BaseModel):
+    code: str
+    title_zh: str
+    title_en: str | None
+
+
+class TaskRef(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str | None
+    kind: str
+    lead_department: str | None
+    lead_department_en: str | None
+    lead_inferred: bool
+
+
+class DivisionRef(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str | None
+    level: str
+
+
+class EvaluationOut(BaseModel):
+    year: int
+    status: str
+    status_zh: str
+    status_en: str
+    reason_zh: str | None
+    reason_en: str | None
+    data_year: int | None
+    measure_zh: str | None
+    measure_en: str | None
+    actual: float | None
+    baseline: float | None
+    target: float | None
+    time_progress: float | None
+    actual_progress: float | None
+    ratio: float | None
+    simulated: bool
+    units_total: int | None
+    units_meeting: int | None
+    series: dict[int, float]
+
+
+class TargetOut(BaseModel):
+    id: int
+    code: str
+    plan: str
+    indicator: IndicatorRef
+    section: SectionRef | None
+    task: TaskRef | None
+    scope: DivisionRef
+    kind: str
+    kind_zh: str
+    comparator: str
+    comparator_zh: str
+    value: float | None
+    range: tuple[float, float] | None
+    unit: str
+    per: str | None
+    per_unit_level: str | None
+    reference: str | None
+    baseline_value: float | None
+    baseline_year: int
+    year: int
+    deadline_inferred: bool
+    incomplete: bool
+    incomplete_reason: str | None
+    note: str | None
+    source_sentence: str
+    status: str | None
+    evaluation: EvaluationOut | None
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return round(float(value), 6)
+
+
+def evaluation_out(evaluation: TargetEvaluation) -> EvaluationOut:
+    measure = evaluation.measure
+    return EvaluationOut(
+        year=evaluation.year,
+        status=evaluation.status.value,
+        status_zh=evaluation.status.zh,
+        status_en=evaluation.status.en,
+        reason_zh=evaluation.reason.zh if evaluation.reason else None,
+        reason_en=evaluation.reason.en if evaluation.reason else None,
+        data_year=evaluation.data_year,
+        measure_zh=measure.label_zh if measure else None,
+        measure_en=measure.label_en if measure else None,
+        actual=_finite(evaluation.actual),
+        baseline=_finite(evaluation.baseline),
+        target=_finite(evaluation.target),
+        time_progress=_finite(evaluation.tau),
+        actual_progress=_finite(evaluation.pi),
+        ratio=_finite(evaluation.ratio),
+        simulated=evaluation.simulated,
+        units_total=evaluation.units_total,
+        units_meeting=evaluation.units_meeting,
+        series={
+            y: v for y, v in ((y, _finite(v)) for y, v in sorted(measure.by_year.items())) if v is not None
+        }
+        if measure
+        else {},
+    )
+
+
+def target_out(target: Target, evaluation: TargetEvaluation | None) -> TargetOut:
+    indicator = target.indicator
+    task = target.task
+    return TargetOut(
+        id=target.id,
+        code=target.code,
+        plan=target.plan.code,
+        indicator=IndicatorRef(
+            code=indicator.code,
+            name_zh=indicator.name_zh,
+            name_en=indicator.name_en,
+            unit=indicator.unit,
+            direction=indicator.direction.value,
+            nature=indicator.nature.value,
+            nature_zh=indicator.nature.zh,
+            aggregation=indicator.aggregation.value,
+            levels=indicator.levels,
+        ),
+        section=SectionRef(
+            code=target.section.code, title_zh=target.section.title_zh, title_en=target.section.title_en
+        )
+        if target.section
+        else None,
+        task=_task_ref(task) if task else None,
+        scope=DivisionRef(
+            code=target.scope.code,
+            name_zh=target.scope.name_zh,
+            name_en=target.scope.name_en,
+            level=target.scope.level.value,
+        ),
+        kind=target.kind.value,
+        kind_zh=target.kind.zh,
+        comparator=target.comparator.value,
+        comparator_zh=target.comparator.zh,
+        value=target.value,
+        range=(target.range_low, target.range_high)
+        if target.range_low is not None and target.range_high is not None
+        else None,
+        unit=target.unit,
+        per=target.per,
+        per_unit_level=target.per_unit_level.value if target.per_unit_level else None,
+        reference=target.reference,
+        baseline_value=target.baseline_value,
+        baseline_year=target.baseline_year,
+        year=target.deadline_year,
+        deadline_inferred=target.deadline_inferred,
+        incomplete=target.incomplete,
+        incomplete_reason=target.incomplete_reason,
+        note=target.note,
+        source_sentence=target.source_sentence,
+        status=evaluation.status.value if evaluation else None,
+        evaluation=evaluation_out(evaluation) if evaluation else None,
+    )
+
+
+def _task_ref(task: Task) -> TaskRef:
+    lead = task.lead_department
+    return TaskRef(
+        code=task.code,
+        name_zh=task.name_zh,
+        name_en=task.name_en,
+        kind=task.kind.value,
+        lead_department=lead.name_zh if lead else None,
+        lead_department_en=lead.name_en if lead else None,
+        lead_inferred=task.lead_inferred,
+    )
+
+
+def _load_targets(session: Session, plan: Plan) -> list[Target]:
+    return list(
+        session.scalars(
+            select(Target)
+            .where(Target.plan_id == plan.id)
+            .options(
+                selectinload(Target.indicator),
+                selectinload(Target.section),
+                selectinload(Target.scope),
+                selectinload(Target.task).selectinload(Task.lead_department),
+            )
+            .order_by(Target.position)
+        )
+    )
+
+
+def list_target_views(
+    session: Session, plan: Plan, year: int, *, thresholds: StatusThresholds | None = None
+) -> list[TargetOut]:
+    """Every target of the plan with its evaluation for ``year``."""
+    targets = _load_targets(session, plan)
+    evaluations = {e.target_id: e for e in evaluate_plan(session, plan, year, thresholds=thresholds).targets}
+    return [target_out(t, evaluations.get(t.id)) for t in targets]
+
+
+def get_target(session: Session, target_id: int) -> Target:
+    target = session.get(Target, target_id)
+    if target is None:
+        msg = f"no target with id {target_id}; list them with GET /api/targets or `planwatch targets`"
+        raise NotFoundError(msg)
+    return target
+
+
+def target_view(
+    session: Session, target_id: int, year: int, *, thresholds: StatusThresholds | None = None
+) -> TargetOut:
+    target = get_target(session, target_id)
+    return target_out(target, evaluate_target(session, target, year, thresholds=thresholds))
+
+
+class SectionNode(BaseModel):
+    code: str
+    title_zh: str
+    title_en: str | None
+    depth: int
+    targets: list[TargetOut]
+
+
+class PlanOverview(BaseModel):
+    """The plan overview page's content: sections in reading order with their targets."""
+
+    code: str
+    title_zh: str
+    title_en: str | None
+    kind_zh: str
+    period: tuple[int, int]
+    base_year: int
+    year: int
+    years: list[int]
+    counts: dict[str, int]
+    simulated: bool
+    incomplete: int
+    sections: list[SectionNode]
+    unsectioned: list[TargetOut]
+
+
+def plan_overview(
+    session: Session, plan: Plan, year: int, *, thresholds: StatusThresholds | None = None
+) -> PlanOverview:
+    from planwatch.evaluation.progress import Status
+    from planwatch.evaluation.service import plan_years
+
+    views = list_target_views(session, plan, year, thresholds=thresholds)
+    by_section: dict[str, list[TargetOut]] = {}
+    for view in views:
+        by_section.setdefault(view.section.code if view.section else "", []).append(view)
+    sections = session.scalars(
+        select(Section).where(Section.plan_id == plan.id).order_by(Section.position)
+    ).all()
+    parents = {s.id: s.parent_id for s in sections}
+    codes_with_targets = set(by_section)
+    keep: set[int] = set()
+    for section in sections:
+        if section.code in codes_with_targets:
+            node: int | None = section.id
+            while node is not None:
+                keep.add(node)
+                node = parents.get(node)
+    counts = {status.value: 0 for status in Status}
+    for view in views:
+        counts[view.status or Status.not_evaluable.value] += 1
+    return PlanOverview(
+        code=plan.code,
+        title_zh=plan.title_zh,
+        title_en=plan.title_en,
+        kind_zh=plan.kind.zh,
+        period=(plan.period_start, plan.period_end),
+        base_year=plan.base_year,
+        year=year,
+        years=list(plan_years(plan)),
+        counts=counts,
+        simulated=any(v.evaluation is not None and v.evaluation.simulated for v in views),
+        incomplete=sum(v.incomplete for v in views),
+        sections=[
+            SectionNode(
+                code=s.code,
+                title_zh=s.title_zh,
+                title_en=s.title_en,
+                depth=s.depth,
+                targets=by_section.get(s.code, []),
+            )
+            for s in sections
+            if s.id in keep
+        ],
+        unsectioned=by_section.get("", []),
+    )

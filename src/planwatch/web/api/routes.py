@@ -1,0 +1,151 @@
+"""The JSON API. Each route parses input, calls one service function and returns its result."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from planwatch.divisions.schemas import DivisionOut
+from planwatch.divisions.service import get_division, list_divisions
+from planwatch.errors import ForbiddenError
+from planwatch.evaluation.service import get_plan, latest_data_year
+from planwatch.models.enums import DivisionLevel
+from planwatch.plans.service import fill_target
+from planwatch.plans.views import EvaluationOut, TargetOut, get_target, list_target_views, target_view
+from planwatch.web.deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+class EvaluationSummary(BaseModel):
+    plan: str
+    year: int
+    counts: dict[str, int]
+    simulated: bool = Field(description="True when any value behind the evaluation is simulated (模拟数据).")
+    targets: list[EvaluationRow]
+
+
+class EvaluationRow(BaseModel):
+    id: int
+    code: str
+    incomplete: bool
+    evaluation: EvaluationOut | None
+
+
+class TargetPatch(BaseModel):
+    """Fill in what the source lost. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: float | None = None
+    range: tuple[float, float] | None = None
+    deadline: int | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    by: str = Field(default="admin (API)", max_length=200)
+
+
+@router.get("/targets", response_model=list[TargetOut], summary="Every target with its status")
+def api_targets(
+    session: SessionDep,
+    settings: SettingsDep,
+    year: Annotated[int | None, Query(description="Evaluation year (default: latest with data)")] = None,
+    plan: Annotated[str | None, Query(description="Plan code")] = None,
+) -> list[TargetOut]:
+    plan_row = get_plan(session, plan)
+    year = year if year is not None else latest_data_year(session, plan_row)
+    return list_target_views(session, plan_row, year, thresholds=settings.thresholds)
+
+
+@router.get("/targets/{target_id}", response_model=TargetOut, summary="One target with its evaluation")
+def api_target(
+    target_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    year: Annotated[int | None, Query(description="Evaluation year (default: latest with data)")] = None,
+) -> TargetOut:
+    target = get_target(session, target_id)
+    year = year if year is not None else latest_data_year(session, target.plan)
+    return target_view(session, target_id, year, thresholds=settings.thresholds)
+
+
+@router.patch(
+    "/targets/{target_id}",
+    response_model=TargetOut,
+    summary="Fill in a target's missing number (administrators)",
+)
+def api_patch_target(
+    target_id: int,
+    patch: TargetPatch,
+    session: SessionDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> TargetOut:
+    _require_admin(settings.admin_token.get_secret_value() if settings.admin_token else None, authorization)
+    target = get_target(session, target_id)
+    fill_target(
+        session,
+        target,
+        value=patch.value,
+        range_=patch.range,
+        deadline=patch.deadline,
+        actor=patch.by,
+        channel="api",
+        note=patch.note,
+    )
+    year = latest_data_year(session, target.plan)
+    return target_view(session, target_id, year, thresholds=settings.thresholds)
+
+
+def _require_admin(token: str | None, authorization: str | None) -> None:
+    if token is None:
+        msg = "catalogue edits over the API are disabled; set PLANWATCH_ADMIN_TOKEN or use `planwatch targets set`"
+        raise ForbiddenError(msg)
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        msg = "a valid administrator token is required (Authorization: Bearer …)"
+        raise ForbiddenError(msg)
+
+
+@router.get("/divisions", response_model=list[DivisionOut], summary="Divisions, filtered by level or parent")
+def api_divisions(
+    session: SessionDep,
+    level: Annotated[DivisionLevel | None, Query(description="city, district, street, community")] = None,
+    parent: Annotated[str | None, Query(description="Code of the parent division")] = None,
+    q: Annotated[str | None, Query(description="Part of the Chinese name", max_length=50)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DivisionOut]:
+    return list_divisions(session, level=level, parent=parent, q=q, limit=limit, offset=offset)
+
+
+@router.get("/divisions/{code}", response_model=DivisionOut, summary="One division by its official code")
+def api_division(code: str, session: SessionDep) -> DivisionOut:
+    return DivisionOut.from_row(get_division(session, code))
+
+
+@router.get("/evaluation", response_model=EvaluationSummary, summary="Evaluation of every target for a year")
+def api_evaluation(
+    session: SessionDep,
+    settings: SettingsDep,
+    year: Annotated[int, Query(description="Evaluation year")],
+    plan: Annotated[str | None, Query(description="Plan code")] = None,
+) -> EvaluationSummary:
+    plan_row = get_plan(session, plan)
+    views = list_target_views(session, plan_row, year, thresholds=settings.thresholds)
+    counts: dict[str, int] = {}
+    for view in views:
+        key = view.status or "not_evaluable"
+        counts[key] = counts.get(key, 0) + 1
+    return EvaluationSummary(
+        plan=plan_row.code,
+        year=year,
+        counts=counts,
+        simulated=any(v.evaluation is not None and v.evaluation.simulated for v in views),
+        targets=[
+            EvaluationRow(id=v.id, code=v.code, incomplete=v.incomplete, evaluation=v.evaluation)
+            for v in views
+        ],
+    )

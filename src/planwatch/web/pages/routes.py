@@ -1,0 +1,148 @@
+"""Server-rendered pages (Chinese by default, English with ?lang=en). Each shares its service
+function with a JSON twin under /api."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from planwatch.evaluation.progress import Status
+from planwatch.evaluation.service import get_plan, latest_data_year
+from planwatch.plans.views import get_target, plan_overview, target_view
+from planwatch.web.deps import LanguageDep, SessionDep, SettingsDep
+from planwatch.web.i18n import LANGUAGES, translator
+
+TEMPLATES = Jinja2Templates(directory=Path(str(resources.files("planwatch.web") / "templates")))
+router = APIRouter(include_in_schema=False)
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def _name(obj: Any, lang: str, field: str = "name") -> str:
+    zh = str(getattr(obj, f"{field}_zh"))
+    en = getattr(obj, f"{field}_en", None)
+    return str(en or zh) if lang == "en" else zh
+
+
+TEMPLATES.env.filters["fmt"] = _fmt
+TEMPLATES.env.globals["Status"] = Status
+
+
+def render(request: Request, template: str, lang: str, status_code: int = 200, **context: Any) -> Response:
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "t": translator(lang),
+            "lang": lang,
+            "name": lambda obj, field="name": _name(obj, lang, field),
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+    return response
+
+
+def render_error(request: Request, status_code: int, message: str) -> Response:
+    lang = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
+    lang = lang if lang in LANGUAGES else "zh"
+    return render(request, "error.html", lang, status_code=status_code, code=status_code, message=message)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    year: Annotated[int | None, Query()] = None,
+    plan: Annotated[str | None, Query()] = None,
+) -> Response:
+    plan_row = get_plan(session, plan)
+    year = year if year is not None else latest_data_year(session, plan_row)
+    overview = plan_overview(session, plan_row, year, thresholds=settings.thresholds)
+    chart = {
+        "labels": [Status(s).zh if lang == "zh" else Status(s).en for s in overview.counts],
+        "statuses": list(overview.counts),
+        "values": list(overview.counts.values()),
+    }
+    return render(
+        request, "overview.html", lang, overview=overview, chart_json=json.dumps(chart, ensure_ascii=False)
+    )
+
+
+@router.get("/targets/{target_id}", response_class=HTMLResponse)
+def target_page(
+    request: Request,
+    target_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    year: Annotated[int | None, Query()] = None,
+) -> Response:
+    target = get_target(session, target_id)
+    year = year if year is not None else latest_data_year(session, target.plan)
+    view = target_view(session, target_id, year, thresholds=settings.thresholds)
+    t = translator(lang)
+    ev = view.evaluation
+    chart = None
+    if ev is not None and ev.series:
+        chart = {
+            "series": ev.series,
+            "baseline_year": view.baseline_year,
+            "baseline": ev.baseline,
+            "deadline": view.year,
+            "target": ev.target,
+            "simulated": ev.simulated,
+            "labels": {
+                "title": t("chart_title"),
+                "expected": t("expected_path"),
+                "actual": t("actual_values") + (f" ({t('simulated')})" if ev.simulated else ""),
+                "target": t("target_line"),
+                "measure": (ev.measure_en if lang == "en" else ev.measure_zh) or "",
+            },
+        }
+    return render(
+        request,
+        "target.html",
+        lang,
+        view=view,
+        years=list(range(target.plan.base_year, target.plan.period_end + 1)),
+        year=year,
+        chart_json=json.dumps(chart, ensure_ascii=False) if chart else None,
+    )
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def docs_page(request: Request, lang: LanguageDep) -> Response:
+    spec = request.app.openapi()
+    operations = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            operations.append({"method": method.upper(), "path": path, **op})
+    return render(request, "docs.html", lang, spec=spec, operations=operations)
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, request: Request) -> Response:
+    lang = code if code in LANGUAGES else "zh"
+    back = request.headers.get("referer") or "/"
+    if not back.startswith(str(request.base_url)):
+        back = "/"
+    response = RedirectResponse(back, status_code=303)
+    response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+    return response

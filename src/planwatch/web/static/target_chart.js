@@ -1,0 +1,27 @@
+// Trajectory of one target: baseline, the expected path (序时进度), actual values and the target.
+(function () {
+  var el = document.getElementById("target-chart");
+  var d = JSON.parse(document.getElementById("chart-data").textContent);
+  var years = Object.keys(d.series).map(Number).sort(function (a, b) { return a - b; });
+  var actual = years.map(function (y) { return d.series[y]; });
+  var traces = [{
+    x: years, y: actual, name: d.labels.actual, mode: "lines+markers",
+    line: { color: "#b3261e", width: 3, dash: d.simulated ? "dot" : "solid" }, marker: { size: 8 }
+  }];
+  if (d.baseline !== null && d.target !== null) {
+    traces.push({
+      x: [d.baseline_year, d.deadline], y: [d.baseline, d.target], name: d.labels.expected,
+      mode: "lines", line: { color: "#2f6fb0", dash: "dash" }
+    });
+    traces.push({
+      x: [d.baseline_year, d.deadline], y: [d.target, d.target], name: d.labels.target,
+      mode: "lines", line: { color: "#1b7f3b", width: 2 }
+    });
+  }
+  Plotly.newPlot(el, traces, {
+    title: { text: d.labels.title },
+    xaxis: { dtick: 1, title: { text: "" } },
+    yaxis: { title: { text: d.labels.measure } },
+    legend: { orientation: "h" }, margin: { t: 50, r: 20 }
+  }, { displaylogo: false, responsive: true });
+})();

@@ -1,0 +1,184 @@
+"""Shared fixtures: real databases (SQLite file, PostgreSQL when configured), a running app, a browser.
+
+Every database-backed test runs once per backend. PostgreSQL runs when PLANWATCH_TEST_DATABASE_URL is
+set; CI sets it and PLANWATCH_REQUIRE_POSTGRES=1, so a missing server fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from planwatch.config import Settings
+from planwatch.datasets import chengdu_path
+from planwatch.datasets.simulate import read_simulation_file, simulate
+from planwatch.db import make_engine, migrate, session_factory, transaction
+from planwatch.divisions.service import load_divisions
+from planwatch.evaluation.service import get_plan
+from planwatch.plans.service import load_plan_file
+
+SEED_PATH = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_eae1a0beed5f6aab.txt"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("PLANWATCH_TEST_DATABASE_URL") or None
+
+
+def fresh_postgres_database(suffix: str) -> str:
+    """Create (or recreate) an empty PostgreSQL database for this worker and return its URL."""
+    base = _postgres_url()
+    assert base is not None
+    url = make_url(base)
+    name = f"planwatch_{_worker()}_{suffix}".lower()
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _backends() -> list[pytest.param]:
+    params = [pytest.param("sqlite", id="sqlite")]
+    if _postgres_url() or os.environ.get("PLANWATCH_REQUIRE_POSTGRES") == "1":
+        params.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+    return params
+
+
+BACKENDS = _backends()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("PLANWATCH_REQUIRE_POSTGRES") == "1" and not _postgres_url():
+        raise pytest.UsageError("PLANWATCH_REQUIRE_POSTGRES=1 but PLANWATCH_TEST_DATABASE_URL is not set")
+
+
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, suffix: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp(suffix) / 'planwatch.db'}"
+    return fresh_postgres_database(suffix)
+
+
+def build_demo_database(url: str) -> None:
+    """What `planwatch demo --no-serve` builds: schema, divisions, the Chengdu plan, simulated data."""
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        with transaction(session_factory(engine)) as session:
+            load_divisions(
+                session,
+                chengdu_path("divisions.csv"),
+                boundaries=chengdu_path("districts.geojson"),
+                population_csv=chengdu_path("population.csv"),
+            )
+            load_plan_file(session, chengdu_path("plan.yaml"))
+        with transaction(session_factory(engine)) as session:
+            simulate(session, get_plan(session), read_simulation_file(chengdu_path("simulation.yaml")))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database holding the whole Chengdu demo; tests must not change it (use ``session``)."""
+    url = database_url(backend, tmp_path_factory, "demo")
+    build_demo_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def demo_engine(demo_url: str) -> Iterator[Engine]:
+    engine = make_engine(demo_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(demo_engine: Engine) -> Iterator[Session]:
+    """A session on the demo database inside a transaction that is rolled back after the test."""
+    connection = demo_engine.connect()
+    outer = connection.begin()
+    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield db
+    finally:
+        db.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def empty_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new, empty database (no schema) of the current backend."""
+    return database_url(backend, tmp_path_factory, f"empty{time.monotonic_ns() % 10**9}")
+
+
+@pytest.fixture
+def seed_text() -> str:
+    return SEED_PATH.read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # running in a thread: leave signals alone
+        pass
+
+
+def run_live_server(settings: Settings) -> Iterator[LiveServer]:
+    from planwatch.web.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = _Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the app did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_url: str) -> Iterator[LiveServer]:
+    """The real app served by uvicorn on a free local port, on the demo database (read-only use)."""
+    yield from run_live_server(Settings(database_url=demo_url))

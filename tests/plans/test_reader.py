@@ -1,0 +1,134 @@
+"""Catalogue files: every problem is reported with file, entry and field, and nothing is loaded."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from planwatch.errors import CatalogueError
+from planwatch.plans.reader import read_plan_file
+from tests.conftest import FIXTURES
+
+
+def mini() -> dict[str, Any]:
+    return copy.deepcopy(yaml.safe_load((FIXTURES / "mini_plan.yaml").read_text(encoding="utf-8")))
+
+
+def write(tmp_path: Path, data: dict[str, Any], name: str = "plan.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(CatalogueError) as info:
+        read_plan_file(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_valid_file_reads(tmp_path: Path) -> None:
+    plan = read_plan_file(write(tmp_path, mini()))
+    assert plan.plan.code == "TEST-PLAN"
+    assert [t.code for t in plan.targets] == ["T1", "T2"]
+
+
+def test_json_file_reads(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(mini(), default=str, ensure_ascii=False), encoding="utf-8")
+    assert read_plan_file(path).plan.code == "TEST-PLAN"
+
+
+def test_unknown_field_names_file_entry_and_field(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][0]["valeu"] = 60
+    path = write(tmp_path, data)
+    [message] = problems(path)
+    assert str(path) in message
+    assert "targets[0] (T1)" in message
+    assert "'valeu'" in message
+    assert "unknown field" in message
+
+
+def test_wrong_type_names_the_field(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][0]["deadline"] = "soon"
+    [message] = problems(write(tmp_path, data))
+    assert "targets[0] (T1), field 'deadline'" in message
+
+
+def test_bad_enum_value_is_reported(tmp_path: Path) -> None:
+    data = mini()
+    data["indicators"][0]["direction"] = "up"
+    [message] = problems(write(tmp_path, data))
+    assert "indicators[0] (test_beds_share), field 'direction'" in message
+    assert "'up'" in message
+
+
+def test_duplicate_code(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][1]["code"] = "T1"
+    [message] = problems(write(tmp_path, data))
+    assert "targets[1] (T1), field 'code': duplicate code" in message
+
+
+def test_target_year_outside_plan_period(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][0]["deadline"] = 2030
+    [message] = problems(write(tmp_path, data))
+    assert "targets[0] (T1), field 'deadline'" in message
+    assert "outside the plan period 2021–2025" in message
+
+
+def test_unknown_reference_inside_the_file(tmp_path: Path) -> None:
+    data = mini()
+    data["tasks"][0]["lead"] = "NOPE"
+    data["targets"][0]["section"] = "S9"
+    found = problems(write(tmp_path, data))
+    assert any("tasks[0] (A1), field 'lead': unknown code 'NOPE'" in m for m in found)
+    assert any("targets[0] (T1), field 'section': unknown code 'S9'" in m for m in found)
+
+
+def test_number_missing_without_incomplete_flag(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][0]["value"] = None
+    [message] = problems(write(tmp_path, data))
+    assert "set incomplete: true" in message
+
+
+def test_incomplete_needs_a_reason(tmp_path: Path) -> None:
+    data = mini()
+    del data["targets"][1]["incomplete_reason"]
+    [message] = problems(write(tmp_path, data))
+    assert "incomplete_reason" in message
+
+
+def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][0]["valeu"] = 1
+    data["targets"][1]["kind"] = "wish"
+    assert len(problems(write(tmp_path, data))) == 2
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("format: planwatch.plan/v1\nplan: [unclosed\n", encoding="utf-8")
+    [message] = problems(path)
+    assert "line" in message
+    assert "not valid YAML" in message
+
+
+def test_wrong_format_marker(tmp_path: Path) -> None:
+    data = mini()
+    data["format"] = "something/v9"
+    [message] = problems(write(tmp_path, data))
+    assert "field 'format'" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    [message] = problems(tmp_path / "nope.yaml")
+    assert "no such file" in message
