@@ -278,7 +278,7 @@ def _simulate_indicator(
         elif indicator.aggregation in {Aggregation.sum, Aggregation.count_meeting}:
             weights = share * tilt * jitter
             values = city[year] * weights / weights.sum()
-            values = np.round(values) if integer else np.round(values, 3)
+            values = round_preserving_total(values) if integer else np.round(values, 3)
             for unit, v in zip(units, values, strict=True):
                 out[(unit.id, year)] = (float(max(v, 0.0)), None, None)
         else:
@@ -288,6 +288,17 @@ def _simulate_indicator(
             for unit, v in zip(units, np.round(values, 4), strict=True):
                 out[(unit.id, year)] = (float(v), None, None)
     return out
+
+
+def round_preserving_total(values: np.ndarray) -> np.ndarray:
+    """Round to integers so that the rounded values still add up to the rounded total
+    (largest remainder), e.g. 30 organisations over 20 districts stay 30, not 20."""
+    floors = np.floor(values)
+    shortfall = int(round(float(values.sum()))) - int(floors.sum())
+    if shortfall > 0:
+        order = np.argsort(-(values - floors), kind="stable")
+        floors[order[:shortfall]] += 1
+    return floors
 
 
 def _coverage_units(

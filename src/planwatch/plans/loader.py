@@ -279,7 +279,7 @@ def _load_tasks(
         else:
             changed = _apply(task, values)
         cooperating = [departments[code] for code in task_in.cooperating]
-        if [d.code for d in task.cooperating] != task_in.cooperating:
+        if sorted(d.code for d in task.cooperating) != sorted(task_in.cooperating):
             task.cooperating = cooperating
             changed = True
         wanted = [(m.due, m.deliverable, m.status) for m in task_in.milestones]

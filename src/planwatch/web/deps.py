@@ -13,6 +13,8 @@ from planwatch.web.i18n import LANGUAGES
 
 
 def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent (``scope="function"``),
+    so a client that reads right after a write sees it."""
     with request.app.state.sessions() as session, session.begin():
         yield session
 
@@ -30,6 +32,6 @@ def get_language(request: Request) -> str:
     return settings.language if settings.language in LANGUAGES else "zh"
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LanguageDep = Annotated[str, Depends(get_language)]

@@ -1,0 +1,137 @@
+"""The JSON API over HTTP against the running app (uvicorn on a local port)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from planwatch.config import Settings
+from tests.conftest import LiveServer, build_demo_database, database_url, run_live_server
+
+
+@pytest.fixture(scope="module")
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        yield http
+
+
+def test_targets_list(client: httpx.Client) -> None:
+    response = client.get("/api/targets")
+    assert response.status_code == 200
+    targets = response.json()
+    assert len(targets) >= 35
+    first = targets[0]
+    assert first["source_sentence"]
+    assert first["evaluation"]["year"] == 2025
+    assert any(t["incomplete"] for t in targets)
+    assert any(t["evaluation"] and t["evaluation"]["simulated"] for t in targets)
+
+
+def test_targets_for_a_year(client: httpx.Client) -> None:
+    targets = client.get("/api/targets", params={"year": 2023}).json()
+    assert {t["evaluation"]["year"] for t in targets} == {2023}
+
+
+def test_one_target(client: httpx.Client) -> None:
+    some = client.get("/api/targets").json()[0]
+    response = client.get(f"/api/targets/{some['id']}", params={"year": 2022})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["code"] == some["code"]
+    assert body["evaluation"]["year"] == 2022
+
+
+def test_unknown_target_is_404_with_a_message(client: httpx.Client) -> None:
+    response = client.get("/api/targets/999999")
+    assert response.status_code == 404
+    assert "no target with id 999999" in response.json()["error"]["message"]
+
+
+def test_unknown_year_is_404_with_a_message(client: httpx.Client) -> None:
+    response = client.get("/api/evaluation", params={"year": 2040})
+    assert response.status_code == 404
+    assert "choose a year from 2020 to 2025" in response.json()["error"]["message"]
+
+
+def test_non_numeric_year_is_422(client: httpx.Client) -> None:
+    assert client.get("/api/evaluation", params={"year": "next"}).status_code == 422
+
+
+def test_evaluation_counts_add_up(client: httpx.Client) -> None:
+    body = client.get("/api/evaluation", params={"year": 2023}).json()
+    assert body["simulated"] is True
+    assert sum(body["counts"].values()) == len(body["targets"])
+    assert {"achieved", "lagging"} & set(body["counts"])
+
+
+def test_divisions(client: httpx.Client) -> None:
+    districts = client.get("/api/divisions", params={"level": "district"}).json()
+    assert len(districts) == 20
+    assert "新津区" in {d["name_zh"] for d in districts}
+    assert all(d["has_boundary"] for d in districts)
+    streets = client.get("/api/divisions", params={"level": "street", "limit": 5000}).json()
+    assert len(streets) == 261
+    jinjiang = client.get("/api/divisions", params={"parent": "510104"}).json()
+    assert jinjiang
+    assert {d["parent_code"] for d in jinjiang} == {"510104"}
+
+
+def test_one_division_and_unknown_division(client: httpx.Client) -> None:
+    assert client.get("/api/divisions/510100").json()["level"] == "city"
+    response = client.get("/api/divisions/000000")
+    assert response.status_code == 404
+    assert "no division with code '000000'" in response.json()["error"]["message"]
+
+
+def test_openapi_and_offline_docs(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/api/targets" in spec["paths"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "/api/evaluation" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert "https://" not in docs.text
+
+
+def test_plotly_is_served_locally(client: httpx.Client) -> None:
+    response = client.get("/static/vendor/plotly.min.js")
+    assert response.status_code == 200
+    assert len(response.content) > 1_000_000
+
+
+def test_patch_is_refused_without_configured_token(client: httpx.Client) -> None:
+    response = client.patch("/api/targets/1", json={"value": 1})
+    assert response.status_code == 403
+    assert "PLANWATCH_ADMIN_TOKEN" in response.json()["error"]["message"]
+
+
+@pytest.fixture(scope="module")
+def writable_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    url = database_url(backend, tmp_path_factory, "writable")
+    build_demo_database(url)
+    yield from run_live_server(Settings(database_url=url, admin_token=SecretStr("s3cret-token")))
+
+
+def test_administrator_fills_in_a_target_over_the_api(writable_server: LiveServer) -> None:
+    with httpx.Client(base_url=writable_server.url, timeout=30) as http:
+        targets = http.get("/api/targets").json()
+        lost = next(t for t in targets if t["incomplete"] and t["kind"] == "level")
+        url = f"/api/targets/{lost['id']}"
+        assert http.patch(url, json={"value": 90}).status_code == 403
+        wrong = http.patch(url, json={"value": 90}, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 403
+        unknown = http.patch(url, json={"value": 90, "incomplete": False}, headers={"Authorization": "Bearer s3cret-token"})
+        assert unknown.status_code == 422
+        ok = http.patch(url, json={"value": 90, "note": "纲要表"}, headers={"Authorization": "Bearer s3cret-token"})
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["value"] == 90
+        assert ok.json()["incomplete"] is False
+        assert http.get(url).json()["value"] == 90
+
+
+def test_docs_page_lists_patch(client: httpx.Client, tmp_path: Path) -> None:
+    assert "PATCH" in client.get("/docs").text
