@@ -182,3 +182,15 @@ def run_live_server(settings: Settings) -> Iterator[LiveServer]:
 def live_server(demo_url: str) -> Iterator[LiveServer]:
     """The real app served by uvicorn on a free local port, on the demo database (read-only use)."""
     yield from run_live_server(Settings(database_url=demo_url))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (PLANWATCH_FAIL_ON_SKIP=1) a skipped test is a failure: PostgreSQL and browser tests
+    must really run there."""
+    if os.environ.get("PLANWATCH_FAIL_ON_SKIP") != "1" or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped:
+        reporter.write_line(f"PLANWATCH_FAIL_ON_SKIP=1: {len(skipped)} test(s) were skipped", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -53,7 +53,18 @@ def test_targets_json_lists_every_target_with_its_sentence(initialised: str) -> 
     targets = json.loads(result.stdout)
     assert len(targets) >= 35
     for target in targets:
-        for key in ("id", "indicator", "comparator", "value", "unit", "year", "kind", "scope", "incomplete", "status"):
+        for key in (
+            "id",
+            "indicator",
+            "comparator",
+            "value",
+            "unit",
+            "year",
+            "kind",
+            "scope",
+            "incomplete",
+            "status",
+        ):
             assert key in target
         assert target["source_sentence"]
         if target["incomplete"]:
@@ -112,8 +123,21 @@ def test_plans_load_good_file(initialised: str) -> None:
 
 def test_administrator_fills_in_a_lost_number(initialised: str) -> None:
     targets = json.loads(run(initialised, "targets", "--json").stdout)
-    incomplete = next(t for t in targets if t["incomplete"] and t["kind"] in {"level", "cumulative", "increment"})
-    result = run(initialised, "targets", "set", incomplete["code"], "--value", "42", "--by", "planner", "--note", "test")
+    incomplete = next(
+        t for t in targets if t["incomplete"] and t["kind"] in {"level", "cumulative", "increment"}
+    )
+    result = run(
+        initialised,
+        "targets",
+        "set",
+        incomplete["code"],
+        "--value",
+        "42",
+        "--by",
+        "planner",
+        "--note",
+        "test",
+    )
     assert result.returncode == 0, result.stderr
     after = {t["code"]: t for t in json.loads(run(initialised, "targets", "--json").stdout)}
     assert after[incomplete["code"]]["value"] == 42

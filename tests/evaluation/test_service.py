@@ -17,7 +17,9 @@ from tests.conftest import FIXTURES
 
 def districts(session: Session) -> list[Division]:
     return list(
-        session.scalars(select(Division).where(Division.level == DivisionLevel.district).order_by(Division.code))
+        session.scalars(
+            select(Division).where(Division.level == DivisionLevel.district).order_by(Division.code)
+        )
     )
 
 
@@ -46,20 +48,21 @@ def mini_plan(session: Session) -> Plan:
 
 def test_ratio_target_rolls_up_from_districts(session: Session, mini_plan: Plan) -> None:
     target = find_target(session, "T1", plan_code="TEST-PLAN")
-    first, second = districts(session)[:2]
-    # 2020: (40 + 10) / (100 + 100) = 25 %; 2023: (90 + 10) / (100 + 100) = 50 %
-    put(session, target.indicator_id, first, 2020, value=40, numerator=40, denominator=100)
-    put(session, target.indicator_id, second, 2020, value=10, numerator=10, denominator=100)
-    put(session, target.indicator_id, first, 2023, value=90, numerator=90, denominator=100)
-    put(session, target.indicator_id, second, 2023, value=10, numerator=10, denominator=100)
+    small, big = districts(session)[:2]
+    # 2020: (40 + 10) / (100 + 300) = 12.5 %; 2023: (90 + 60) / (100 + 300) = 37.5 %.
+    # The mean of the districts' percentages would be 21.7 % and 55 % and call this target ahead.
+    put(session, target.indicator_id, small, 2020, value=40, numerator=40, denominator=100)
+    put(session, target.indicator_id, big, 2020, value=10 / 3, numerator=10, denominator=300)
+    put(session, target.indicator_id, small, 2023, value=90, numerator=90, denominator=100)
+    put(session, target.indicator_id, big, 2023, value=20, numerator=60, denominator=300)
     session.flush()
     result = evaluate_target(session, target, 2023)
-    assert result.baseline == pytest.approx(25)
-    assert result.actual == pytest.approx(50)  # not the mean of 90 % and 10 %
+    assert result.baseline == pytest.approx(12.5)
+    assert result.actual == pytest.approx(37.5)
     assert result.tau == pytest.approx(0.6)
-    assert result.pi == pytest.approx((50 - 25) / (60 - 25))
-    assert result.ratio == pytest.approx((25 / 35) / 0.6)
-    assert result.status is Status.ahead
+    assert result.pi == pytest.approx(25 / 47.5)
+    assert result.ratio == pytest.approx(25 / 47.5 / 0.6)
+    assert result.status is Status.lagging
     assert not result.simulated
 
 
@@ -67,7 +70,9 @@ def test_ratio_target_rolls_up_from_districts(session: Session, mini_plan: Plan)
     ("value_2023", "status"),
     [(61, Status.achieved), (46, Status.on_track), (40, Status.lagging), (30, Status.seriously_lagging)],
 )
-def test_status_follows_progress(session: Session, mini_plan: Plan, value_2023: float, status: Status) -> None:
+def test_status_follows_progress(
+    session: Session, mini_plan: Plan, value_2023: float, status: Status
+) -> None:
     target = find_target(session, "T1", plan_code="TEST-PLAN")
     [district] = districts(session)[:1]
     put(session, target.indicator_id, district, 2020, value=25, numerator=25, denominator=100)

@@ -124,9 +124,13 @@ def test_administrator_fills_in_a_target_over_the_api(writable_server: LiveServe
         assert http.patch(url, json={"value": 90}).status_code == 403
         wrong = http.patch(url, json={"value": 90}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 403
-        unknown = http.patch(url, json={"value": 90, "incomplete": False}, headers={"Authorization": "Bearer s3cret-token"})
+        unknown = http.patch(
+            url, json={"value": 90, "incomplete": False}, headers={"Authorization": "Bearer s3cret-token"}
+        )
         assert unknown.status_code == 422
-        ok = http.patch(url, json={"value": 90, "note": "纲要表"}, headers={"Authorization": "Bearer s3cret-token"})
+        ok = http.patch(
+            url, json={"value": 90, "note": "纲要表"}, headers={"Authorization": "Bearer s3cret-token"}
+        )
         assert ok.status_code == 200, ok.text
         assert ok.json()["value"] == 90
         assert ok.json()["incomplete"] is False

@@ -98,7 +98,9 @@ def test_overview_renders_in_chinese_with_status_chart(visit: Visit, live_server
 
 def test_target_page_draws_the_trajectory(visit: Visit, live_server: LiveServer) -> None:
     targets = httpx.get(live_server.url + "/api/targets", timeout=30).json()
-    evaluated = next(t for t in targets if t["evaluation"] and t["evaluation"]["series"] and t["kind"] == "level")
+    evaluated = next(
+        t for t in targets if t["evaluation"] and t["evaluation"]["series"] and t["kind"] == "level"
+    )
     page = visit.page
     page.goto(f"{live_server.url}/targets/{evaluated['id']}")
     page.wait_for_selector("#target-chart .main-svg", timeout=20_000)

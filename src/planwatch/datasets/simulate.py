@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.progress import Progress
@@ -290,15 +291,15 @@ def _simulate_indicator(
     return out
 
 
-def round_preserving_total(values: np.ndarray) -> np.ndarray:
+def round_preserving_total(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Round to integers so that the rounded values still add up to the rounded total
     (largest remainder), e.g. 30 organisations over 20 districts stay 30, not 20."""
     floors = np.floor(values)
-    shortfall = int(round(float(values.sum()))) - int(floors.sum())
+    shortfall = round(float(values.sum())) - int(floors.sum())
     if shortfall > 0:
         order = np.argsort(-(values - floors), kind="stable")
         floors[order[:shortfall]] += 1
-    return floors
+    return np.asarray(floors, dtype=np.float64)
 
 
 def _coverage_units(
