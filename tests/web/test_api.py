@@ -139,3 +139,19 @@ def test_administrator_fills_in_a_target_over_the_api(writable_server: LiveServe
 
 def test_docs_page_lists_patch(client: httpx.Client, tmp_path: Path) -> None:
     assert "PATCH" in client.get("/docs").text
+
+
+def test_every_ui_string_has_both_languages() -> None:
+    from planwatch.web.i18n import MESSAGES
+
+    assert all(set(entry) == {"zh", "en"} and all(entry.values()) for entry in MESSAGES.values())
+
+
+def test_english_pages_use_english_vocabulary(client: httpx.Client) -> None:
+    page = client.get("/", params={"lang": "en", "year": 2023}).text
+    assert "at least" in page
+    assert "per unit coverage" in page
+    assert "不低于" not in page
+    chinese = client.get("/", params={"lang": "zh", "year": 2023}).text
+    assert "不低于" in chinese
+    assert "单元覆盖" in chinese

@@ -256,6 +256,7 @@ class PlanOverview(BaseModel):
     code: str
     title_zh: str
     title_en: str | None
+    kind: str
     kind_zh: str
     period: tuple[int, int]
     base_year: int
@@ -297,6 +298,7 @@ def plan_overview(
         code=plan.code,
         title_zh=plan.title_zh,
         title_en=plan.title_en,
+        kind=plan.kind.value,
         kind_zh=plan.kind.zh,
         period=(plan.period_start, plan.period_end),
         base_year=plan.base_year,

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from planwatch.models.enums import (
+    Aggregation,
+    Comparator,
+    DivisionLevel,
+    LabelledEnum,
+    Nature,
+    PlanKind,
+    TargetKind,
+)
+
 LANGUAGES = ("zh", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -76,7 +88,44 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def translator(lang: str):  # type: ignore[no-untyped-def]
+_ENGLISH_COMPARATORS = {
+    ">=": "at least",
+    ">": "more than",
+    "<=": "at most",
+    "<": "less than",
+    "=": "equal to",
+    "~": "about",
+    "increase": "keeps rising",
+    "decrease": "keeps falling",
+}
+_ENGLISH_LEVELS = {
+    "city": "city",
+    "district": "district",
+    "street": "street/town",
+    "community": "community/village",
+}
+
+
+def _vocabulary(prefix: str, enum: type[LabelledEnum], english: dict[str, str] | None = None) -> None:
+    """Chinese labels of a closed vocabulary come from the enum itself (one source of truth)."""
+    for member in enum:
+        en = (english or {}).get(member.value, member.value.replace("_", " "))
+        MESSAGES[f"{prefix}.{member.value}"] = {"zh": member.zh, "en": en}
+
+
+_vocabulary("cmp", Comparator, _ENGLISH_COMPARATORS)
+_vocabulary("kind", TargetKind)
+_vocabulary(
+    "agg", Aggregation, {"ratio": "Σ numerator / Σ denominator", "weighted_mean": "population-weighted mean"}
+)
+_vocabulary("level", DivisionLevel, _ENGLISH_LEVELS)
+_vocabulary("nature", Nature)
+_vocabulary(
+    "plankind", PlanKind, {"master": "master plan", "district": "district plan", "annual": "annual plan"}
+)
+
+
+def translator(lang: str) -> Callable[[str], str]:
     """``t(key)`` for templates; unknown keys show themselves so a gap is visible, not silent."""
     lang = lang if lang in LANGUAGES else "zh"
 
