@@ -152,3 +152,23 @@ def test_unknown_target_is_a_clear_error(initialised: str) -> None:
     result = run(initialised, "targets", "set", "NO-SUCH", "--value", "1")
     assert result.returncode == 1
     assert "no target 'NO-SUCH'" in result.stderr
+
+
+def test_serve_without_a_database_file_says_what_to_do(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing.db'}"
+    result = run(url, "serve")
+    assert result.returncode == 1
+    assert "run `planwatch init`" in result.stderr
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_serve_on_a_busy_port_says_so(initialised: str) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(initialised, "serve", "--port", str(port))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr

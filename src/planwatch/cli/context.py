@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -11,11 +12,12 @@ from typing import ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from planwatch.config import Settings
 from planwatch.db import check_schema, make_engine, session_factory, transaction
-from planwatch.errors import PlanwatchError
+from planwatch.errors import DatabaseNotInitialisedError, PlanwatchError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,6 +41,12 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def engine_for(settings: Settings, *, checked: bool = True) -> Engine:
+    url = make_url(settings.database_url)
+    if checked and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database or "")
+        if not path.exists():  # do not leave an empty database file behind
+            msg = f"there is no database at {path}; run `planwatch init` (or `planwatch demo`) first"
+            raise DatabaseNotInitialisedError(msg)
     engine = make_engine(settings.database_url)
     if checked:
         check_schema(engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from planwatch.datasets import chengdu_path
 from planwatch.datasets.simulate import read_simulation_file, simulate
 from planwatch.db import make_engine, migrate, session_factory, transaction
 from planwatch.divisions.service import load_divisions
+from planwatch.errors import InvalidValueError
 from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.plans.loader import LoadReport
@@ -289,11 +291,21 @@ def serve(
     _serve(settings, host or settings.host, port or settings.port)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            msg = f"cannot listen on {host}:{port} ({exc.strerror}); stop the other server or choose another port with --port"
+            raise InvalidValueError(msg) from None
+
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from planwatch.web.app import create_app
 
+    _check_port_free(host, port)
     console.print(f"planwatch is serving on [bold]http://{host}:{port}/[/]  (Ctrl+C stops it)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
@@ -309,6 +321,8 @@ def demo(
     """Set up the Chengdu example (init + simulate + evaluate) and serve it on 127.0.0.1:8000."""
     started = time.perf_counter()
     settings = Settings()
+    if serve_app:  # fail before the set-up work, not after it
+        _check_port_free(settings.host, settings.port)
     _init(settings)
     _simulate(settings, seed=None, params=None, plan_code=None)
     with unit_of_work(settings) as session:
