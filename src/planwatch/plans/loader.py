@@ -9,6 +9,7 @@ cannot silently undo a fill-in.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +135,13 @@ def _upsert(
     return existing
 
 
+def _remove_stale(session: Session, report: LoadReport, kind: str, stale: Iterable[Any]) -> None:
+    """Delete what the plan had but the file no longer lists."""
+    for obj in stale:
+        session.delete(obj)
+        report.count(kind, "removed")
+
+
 def _load_departments(session: Session, plan_file: PlanFile, report: LoadReport) -> dict[str, Department]:
     existing = {d.code: d for d in session.scalars(select(Department))}
     for dept in plan_file.departments:
@@ -234,9 +242,7 @@ def _load_sections(
             session, report, "sections", existing.pop(section.code, None), Section, values
         )
         session.flush()
-    for stale in existing.values():
-        session.delete(stale)
-        report.count("sections", "removed")
+    _remove_stale(session, report, "sections", existing.values())
     return result
 
 
@@ -289,9 +295,7 @@ def _load_tasks(
         outcome = "created" if task.id is None else ("updated" if changed else "unchanged")
         report.count("tasks", outcome)
         result[task_in.code] = task
-    for stale in existing.values():
-        session.delete(stale)
-        report.count("tasks", "removed")
+    _remove_stale(session, report, "tasks", existing.values())
     session.flush()
     return result
 
@@ -356,9 +360,7 @@ def _load_targets(
                     report.kept_edits.append(f"{target_in.code}.{field_name}")
                     values.pop(field_name)
         _upsert(session, report, "targets", current, Target, values)
-    for stale in existing.values():
-        session.delete(stale)
-        report.count("targets", "removed")
+    _remove_stale(session, report, "targets", existing.values())
 
 
 def _edited_fields(session: Session, target_ids: list[int]) -> dict[int, set[str]]:
