@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from planwatch.config import Settings
-from planwatch.datasets import chengdu_path
+from planwatch.datasets import CHENGDU_PLAN_CODE, chengdu_path
 from planwatch.datasets.simulate import read_simulation_file, simulate
 from planwatch.db import make_engine, migrate, session_factory, transaction
 from planwatch.divisions.service import load_divisions
@@ -91,7 +91,11 @@ def build_demo_database(url: str) -> None:
             )
             load_plan_file(session, chengdu_path("plan.yaml"))
         with transaction(session_factory(engine)) as session:
-            simulate(session, get_plan(session), read_simulation_file(chengdu_path("simulation.yaml")))
+            simulate(
+                session,
+                get_plan(session, CHENGDU_PLAN_CODE),
+                read_simulation_file(chengdu_path("simulation.yaml")),
+            )
     finally:
         engine.dispose()
 

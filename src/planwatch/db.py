@@ -71,7 +71,18 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def migrate(engine: Engine) -> None:
-    """Create or upgrade the schema to the version this planwatch ships."""
+    """Create or upgrade the schema to the version this planwatch ships.
+
+    Refuses a database that has tables but no planwatch schema version (someone else's database)
+    and one written by a newer planwatch.
+    """
+    if current_revision(engine) is None and inspect(engine).get_table_names():
+        msg = (
+            f"the database {engine.url.render_as_string(hide_password=True)} has tables but no "
+            "planwatch schema version; point PLANWATCH_DATABASE_URL at an empty database or a "
+            "planwatch one"
+        )
+        raise SchemaVersionError(msg)
     _refuse_newer(engine)
     command.upgrade(_alembic_config(engine), "head")
 

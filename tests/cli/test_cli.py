@@ -88,6 +88,46 @@ def test_evaluate_unknown_year_is_a_clear_error(initialised: str) -> None:
     assert "choose a year from 2020 to 2025" in result.stderr
 
 
+def test_evaluate_says_the_data_is_simulated(initialised: str) -> None:
+    assert run(initialised, "simulate").returncode == 0
+    result = run(initialised, "evaluate", "--year", "2023")
+    assert result.returncode == 0, result.stderr
+    assert "模拟数据 / simulated" in result.stdout
+
+
+def test_bad_database_url_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    result = run("postgresql+psycopg://nobody@127.0.0.1:1/none", "targets")
+    assert result.returncode == 1
+    assert "cannot use the database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_setting_is_a_message(initialised: str) -> None:
+    env_url = initialised
+    result = subprocess.run(
+        [*PLANWATCH, "targets"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PLANWATCH_DATABASE_URL": env_url, "PLANWATCH_STATUS_AHEAD": "0.5"},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "invalid setting" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_refuses_someone_elses_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    result = run(f"sqlite:///{path}", "init")
+    assert result.returncode == 1
+    assert "no planwatch schema version" in result.stderr
+
+
 def test_commands_on_an_empty_database_ask_for_init(empty_url: str) -> None:
     result = run(empty_url, "targets")
     assert result.returncode == 1
@@ -109,8 +149,9 @@ def test_plans_load_bad_file_names_entry_and_field(initialised: str, tmp_path: P
     assert result.returncode == 1
     assert "targets[0] (T1), field 'deadline'" in result.stderr
     assert "nothing was loaded" in result.stderr
-    listed = json.loads(run(initialised, "targets", "--json", "--plan", "TEST-PLAN").stdout or "[]")
-    assert listed == []
+    listed = run(initialised, "targets", "--json", "--plan", "TEST-PLAN")
+    assert listed.returncode == 1
+    assert "no plan with code 'TEST-PLAN' is loaded (loaded: CD-14FYP)" in listed.stderr
 
 
 def test_plans_load_good_file(initialised: str) -> None:

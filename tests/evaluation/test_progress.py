@@ -126,7 +126,21 @@ def test_thresholds_must_be_ordered() -> None:
 
 @given(st.floats(0.01, 1), st.floats(-2, 3), st.floats(-2, 3))
 def test_more_progress_never_gives_a_worse_status(tau: float, pi_a: float, pi_b: float) -> None:
-    order = [s.value for s in (Status.seriously_lagging, Status.lagging, Status.on_track, Status.ahead)]
+    order = [
+        s.value
+        for s in (Status.missed, Status.seriously_lagging, Status.lagging, Status.on_track, Status.ahead)
+    ]
     low, high = sorted((pi_a, pi_b))
     status = classify(np.array([tau, tau]), np.array([low, high]), np.array([False, False]))
     assert order.index(str(status[0])) <= order.index(str(status[1]))
+
+
+def test_unmet_at_the_deadline_is_missed_not_on_track() -> None:
+    assert classify(1.0, 0.99, met=False)[()] == Status.missed.value
+    assert classify(1.0, 1.2, met=True)[()] == Status.achieved.value
+
+
+def test_no_change_required_uses_the_met_flag() -> None:
+    # baseline 10 and target "> 10": equal is not met, so no progress
+    assert actual_progress(10, 10, 10, higher_is_better=True, met=False) == 0.0
+    assert actual_progress(11, 10, 10, higher_is_better=True, met=True) == 1.0

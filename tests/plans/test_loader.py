@@ -97,3 +97,60 @@ def test_fill_in_with_nothing_to_change_is_refused(session: Session) -> None:
     target = find_target(session, "T2", plan_code="TEST-PLAN")
     with pytest.raises(InvalidValueError, match="nothing to change"):
         fill_target(session, target, actor="x", channel="cli")
+
+
+def test_a_plan_cannot_redefine_another_plans_indicator(session: Session, tmp_path: Path) -> None:
+    load_plan_file(session, MINI)
+    data = mini()
+    data["plan"]["code"] = "OTHER-PLAN"
+    data["indicators"][0]["direction"] = "lower"
+    data["targets"][0]["comparator"] = "<"
+    with pytest.raises(CatalogueError) as info:
+        load_plan_file(session, write(tmp_path, data))
+    message = str(info.value)
+    assert "indicators[0] (test_beds_share), field 'direction'" in message
+    assert "TEST-PLAN" in message
+    assert find_target(session, "T1", plan_code="TEST-PLAN").indicator.direction.value == "higher"
+
+
+def test_a_plan_may_share_an_indicator_unchanged(session: Session, tmp_path: Path) -> None:
+    load_plan_file(session, MINI)
+    data = mini()
+    data["plan"]["code"] = "OTHER-PLAN"
+    report = load_plan_file(session, write(tmp_path, data))
+    assert report.counts["indicators"]["unchanged"] == 2
+
+
+def test_a_plan_cannot_rename_a_department_another_plan_uses(session: Session, tmp_path: Path) -> None:
+    load_plan_file(session, MINI)
+    data = mini()
+    data["plan"]["code"] = "OTHER-PLAN"
+    data["departments"][0]["name"] = "改名局"
+    with pytest.raises(CatalogueError, match=r"departments\[0\] \(D1\), field 'name'"):
+        load_plan_file(session, write(tmp_path, data))
+
+
+def test_default_plan_with_several_loaded_is_the_master_plan(session: Session) -> None:
+    from planwatch.evaluation.service import get_plan
+
+    load_plan_file(session, MINI)
+    assert get_plan(session).code == "CD-14FYP"
+    assert get_plan(session, "TEST-PLAN").code == "TEST-PLAN"
+
+
+def test_numeric_id_outside_the_named_plan_is_not_found(session: Session) -> None:
+    from planwatch.errors import NotFoundError
+
+    load_plan_file(session, MINI)
+    chengdu_target = find_target(session, "CD14-T05", plan_code="CD-14FYP")
+    with pytest.raises(NotFoundError):
+        find_target(session, str(chengdu_target.id), plan_code="TEST-PLAN")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_fill_in_refuses_non_finite_numbers(session: Session, bad: float) -> None:
+    load_plan_file(session, MINI)
+    target = find_target(session, "T2", plan_code="TEST-PLAN")
+    with pytest.raises(InvalidValueError, match="finite"):
+        fill_target(session, target, value=bad, actor="x", channel="cli")
+    assert target.incomplete

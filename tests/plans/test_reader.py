@@ -132,3 +132,51 @@ def test_wrong_format_marker(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     [message] = problems(tmp_path / "nope.yaml")
     assert "no such file" in message
+
+
+def test_whole_entry_rule_names_the_entry(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][1]["range"] = [30, 20]
+    data["targets"][1]["value"] = None
+    [message] = problems(write(tmp_path, data))
+    assert "targets[1] (T2)" in message
+    assert "range must be [low, high], got [30.0, 20.0]" in message
+    assert "{" not in message  # the entry is named, not dumped
+
+
+def test_bad_element_of_a_pair_names_the_pair(tmp_path: Path) -> None:
+    data = mini()
+    data["plan"]["period"] = [2021, "later"]
+    [message] = problems(write(tmp_path, data))
+    assert "plan (TEST-PLAN), field 'period'" in message
+
+
+@pytest.mark.parametrize("bad", [True, ".nan", ".inf", "'60'"])
+def test_numbers_must_be_finite_numbers(tmp_path: Path, bad: str) -> None:
+    text = (FIXTURES / "mini_plan.yaml").read_text(encoding="utf-8").replace("value: 60", f"value: {bad}")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    [message] = problems(path)
+    assert "targets[0] (T1), field 'value'" in message
+
+
+def test_trend_comparator_only_on_trend_targets(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][0]["comparator"] = "increase"
+    data["targets"][0]["value"] = None
+    [message] = problems(write(tmp_path, data))
+    assert "targets[0] (T1)" in message
+    assert "trend" in message
+
+
+def test_comparator_against_the_indicators_direction(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][0]["comparator"] = "<="
+    [message] = problems(write(tmp_path, data))
+    assert "targets[0] (T1), field 'comparator'" in message
+    assert "contradicts the indicator's direction" in message
+
+
+def test_directory_instead_of_file(tmp_path: Path) -> None:
+    [message] = problems(tmp_path)
+    assert "not a readable file" in message

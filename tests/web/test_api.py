@@ -155,3 +155,27 @@ def test_english_pages_use_english_vocabulary(client: httpx.Client) -> None:
     chinese = client.get("/", params={"lang": "zh", "year": 2023}).text
     assert "不低于" in chinese
     assert "单元覆盖" in chinese
+
+
+def test_invalid_query_uses_the_error_format(client: httpx.Client) -> None:
+    response = client.get("/api/evaluation", params={"year": "next"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["type"] == "ValidationError"
+    assert "year" in error["message"]
+
+
+def test_unknown_api_path_is_json_404(client: httpx.Client) -> None:
+    response = client.get("/api/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "no page at /api/nothing-here"
+
+
+def test_unknown_page_is_an_html_404(client: httpx.Client) -> None:
+    response = client.get("/targets/abc")
+    assert response.status_code == 422
+    assert "text/html" in response.headers["content-type"]
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404
+    assert "text/html" in missing.headers["content-type"]
+    assert "no page at /no/such/page" in missing.text

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import NoReturn, ParamSpec, TypeVar
 
+import pydantic
+import sqlalchemy.exc
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
@@ -34,10 +36,28 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except PlanwatchError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            _fail(exc.message)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            _fail(f"invalid setting ({problems}); check the PLANWATCH_* environment variables")
+        except (
+            sqlalchemy.exc.OperationalError,
+            sqlalchemy.exc.ArgumentError,
+            sqlalchemy.exc.NoSuchModuleError,
+        ) as exc:
+            reason = (
+                str(exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc).strip().splitlines()[0]
+            )
+            _fail(f"cannot use the database: {reason}; check PLANWATCH_DATABASE_URL and that the server runs")
+        raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print("error: ", style="bold red", end="")
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def engine_for(settings: Settings, *, checked: bool = True) -> Engine:

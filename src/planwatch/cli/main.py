@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from planwatch.cli.context import console, engine_for, print_json, reports_errors, unit_of_work
 from planwatch.config import Settings
-from planwatch.datasets import chengdu_path
+from planwatch.datasets import CHENGDU_PLAN_CODE, chengdu_path
 from planwatch.datasets.simulate import read_simulation_file, simulate
 from planwatch.db import make_engine, migrate, session_factory, transaction
 from planwatch.divisions.service import load_divisions
@@ -41,6 +42,7 @@ STATUS_STYLE = {
     Status.on_track: "cyan",
     Status.lagging: "yellow",
     Status.seriously_lagging: "bold red",
+    Status.missed: "bold magenta",
     Status.not_evaluable: "dim",
 }
 
@@ -123,7 +125,7 @@ def _simulate(settings: Settings, *, seed: int | None, params: Path | None, plan
     path = params or chengdu_path("simulation.yaml")
     parsed = read_simulation_file(path)
     with unit_of_work(settings) as session, _progress() as progress:
-        plan = get_plan(session, plan_code)
+        plan = get_plan(session, plan_code or parsed.plan)
         report = simulate(session, plan, parsed, name=str(path), seed=seed, progress=progress)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items()))
     console.print(
@@ -131,36 +133,74 @@ def _simulate(settings: Settings, *, seed: int | None, params: Path | None, plan
     )
 
 
-def _status_table(views: list[TargetOut], year: int, *, title: str) -> Table:
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for column in ("code", "indicator", "target", "deadline", "kind", "status", "actual", "note"):
-        table.add_column(column)
-    for view in views:
-        ev = view.evaluation
-        status = Status(ev.status) if ev else Status.not_evaluable
-        target = "—" if view.value is None and view.range is None else _target_text(view)
-        actual = "" if ev is None or ev.actual is None else f"{ev.actual:,.4g}"
-        note = (ev.reason_en or "") if ev else ""
-        if view.incomplete:
-            note = "incomplete: " + (view.incomplete_reason or "")
-        table.add_row(
-            view.code,
-            view.indicator.name_zh,
-            target,
-            str(view.year) + ("*" if view.deadline_inferred else ""),
-            view.kind,
-            f"[{STATUS_STYLE[status]}]{status.zh} {status.value}[/]",
-            actual + (" (sim)" if ev and ev.simulated else ""),
-            note[:60],
-        )
-    return table
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def _target_text(view: TargetOut) -> str:
     if view.range is not None:
-        return f"{view.range[0]:g}–{view.range[1]:g} {view.unit}"
-    assert view.value is not None  # noqa: S101 - checked by the caller
-    return f"{view.comparator} {view.value:,.6g} {view.unit}"
+        return f"{_num(view.range[0])}–{_num(view.range[1])} {view.unit}"
+    if view.value is not None:
+        per = f"/{view.per}" if view.per else ""
+        return f"{view.comparator} {_num(view.value)} {view.unit}{per}"
+    if view.comparator in {"increase", "decrease"}:
+        return view.comparator_zh
+    if view.reference:
+        return f"{view.comparator} {view.reference}"
+    return "(number missing)" if view.incomplete else "—"
+
+
+def _status_cell(view: TargetOut) -> Text:
+    ev = view.evaluation
+    status = Status(ev.status) if ev else Status.not_evaluable
+    cell = Text(status.zh, style=STATUS_STYLE[status])
+    if ev is not None and ev.units_total and ev.units_meeting is not None:
+        cell.append(f"\n{ev.units_meeting}/{ev.units_total} units")
+    elif ev is not None and ev.actual is not None:
+        cell.append(f"\n{_num(ev.actual)}")
+        if ev.simulated:
+            cell.append(" 模拟", style="yellow")
+    return cell
+
+
+def _note(view: TargetOut) -> str:
+    if view.incomplete:
+        return view.incomplete_reason or ""
+    ev = view.evaluation
+    return (ev.reason_en or "") if ev else ""
+
+
+def _targets_table(views: list[TargetOut], *, title: str, sentences: bool) -> Table:
+    """One row per target; every cell wraps, so the table reads at any terminal width."""
+    table = Table(title=title, header_style="bold", show_lines=True)
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("code", no_wrap=True)
+    table.add_column("indicator" + (" / source" if sentences else ""), ratio=3, overflow="fold")
+    table.add_column("target", ratio=2, overflow="fold")
+    table.add_column("status", no_wrap=True)
+    for view in views:
+        indicator = Text(view.indicator.name_zh)
+        if sentences:
+            indicator.append(f"\n“{view.source_sentence}”", style="dim")
+        note = _note(view)
+        if note:
+            indicator.append(f"\n{note}", style="italic")
+        deadline = f"{view.year}{'*' if view.deadline_inferred else ''}"
+        target = Text(f"{_target_text(view)}\nby {deadline} · {view.kind}\n{view.scope.name_zh}")
+        table.add_row(str(view.id), view.code, indicator, target, _status_cell(view))
+    return table
+
+
+def _print_legend(views: list[TargetOut]) -> None:
+    console.print(_summary(views), highlight=False)
+    if any(v.deadline_inferred for v in views):
+        console.print("* the source lost the year; the end of the plan period is assumed", highlight=False)
+    if any(v.evaluation and v.evaluation.simulated for v in views):
+        console.print(
+            "[bold yellow]模拟数据 / simulated:[/] values marked 模拟 come from the simulator, not from reports."
+        )
 
 
 def _summary(views: list[TargetOut]) -> str:
@@ -189,12 +229,8 @@ def targets(
     if as_json:
         print_json(json.dumps([v.model_dump(mode="json") for v in views], ensure_ascii=False, indent=1))
         return
-    console.print(_status_table(views, year, title=f"{plan.title_zh} — targets, status in {year}"))
-    console.print(_summary(views))
-    if any(v.evaluation and v.evaluation.simulated for v in views):
-        console.print(
-            "[bold yellow]模拟数据 / simulated:[/] values marked (sim) come from the simulator, not from reports."
-        )
+    console.print(_targets_table(views, title=f"{plan.title_zh} — targets, status in {year}", sentences=True))
+    _print_legend(views)
 
 
 @targets_app.command("set")
@@ -258,8 +294,8 @@ def evaluate(
         }
         print_json(json.dumps(payload, ensure_ascii=False, indent=1))
         return
-    console.print(_status_table(views, year, title=f"{plan.title_zh} — evaluation {year}"))
-    console.print(_summary(views))
+    console.print(_targets_table(views, title=f"{plan.title_zh} — evaluation {year}", sentences=False))
+    _print_legend(views)
 
 
 def _counts(views: list[TargetOut]) -> dict[str, int]:
@@ -326,12 +362,11 @@ def demo(
     _init(settings)
     _simulate(settings, seed=None, params=None, plan_code=None)
     with unit_of_work(settings) as session:
-        plan = get_plan(session)
+        plan = get_plan(session, CHENGDU_PLAN_CODE)
         year = year if year is not None else latest_data_year(session, plan)
         views = list_target_views(session, plan, year, thresholds=settings.thresholds)
-    console.print(_status_table(views, year, title=f"{plan.title_zh} — {year}"))
-    console.print(_summary(views))
-    console.print("[bold yellow]模拟数据 / simulated:[/] every value in this demo comes from the simulator.")
+    console.print(_targets_table(views, title=f"{plan.title_zh} — {year}", sentences=False))
+    _print_legend(views)
     console.print(f"demo ready in {time.perf_counter() - started:.1f} s")
     if serve_app:
         _serve(settings, settings.host, settings.port)

@@ -66,6 +66,8 @@ class SimulationFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["planwatch.simulation/v1"]
+    plan: str | None = None
+    """Code of the plan the parameters are for (used when no plan is named)."""
     seed: int = 14
     years: tuple[int, int]
     indicators: dict[str, IndicatorSimulation]

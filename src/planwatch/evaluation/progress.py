@@ -26,6 +26,7 @@ class Status(enum.StrEnum):
     on_track = "on_track"
     lagging = "lagging"
     seriously_lagging = "seriously_lagging"
+    missed = "missed"
     not_evaluable = "not_evaluable"
 
     @property
@@ -43,6 +44,7 @@ _STATUS_ZH = {
     Status.on_track: "基本符合预期",
     Status.lagging: "滞后",
     Status.seriously_lagging: "严重滞后",
+    Status.missed: "未完成",
     Status.not_evaluable: "无法评估",
 }
 _STATUS_EN = {
@@ -51,6 +53,7 @@ _STATUS_EN = {
     Status.on_track: "On track",
     Status.lagging: "Lagging",
     Status.seriously_lagging: "Seriously lagging",
+    Status.missed: "Missed",
     Status.not_evaluable: "Not evaluable",
 }
 
@@ -69,13 +72,19 @@ def time_progress(year: ArrayLike, base_year: ArrayLike, deadline: ArrayLike) ->
 
 
 def actual_progress(
-    actual: ArrayLike, baseline: ArrayLike, target: ArrayLike, *, higher_is_better: ArrayLike
+    actual: ArrayLike,
+    baseline: ArrayLike,
+    target: ArrayLike,
+    *,
+    higher_is_better: ArrayLike,
+    met: ArrayLike | None = None,
 ) -> FloatArray:
     """π = (actual − baseline) / (target − baseline), direction-aware.
 
     π is the share of the required change achieved so far. It is negative when the value moved
-    the wrong way and above 1 when it went beyond the target. Where the baseline already met the
-    target (no change required), π is 1 if the actual value still meets it and 0 otherwise.
+    the wrong way and above 1 when it went beyond the target. Where no change was required (the
+    baseline already sat on or beyond the target), π is 1 while the target is met and 0 otherwise;
+    ``met`` says whether it is (default: the actual value is on the good side of the target).
     """
     actual_a = np.asarray(actual, dtype=float)
     baseline_a = np.asarray(baseline, dtype=float)
@@ -83,9 +92,9 @@ def actual_progress(
     sign = np.where(np.asarray(higher_is_better, dtype=bool), 1.0, -1.0)
     required = (target_a - baseline_a) * sign
     achieved = (actual_a - baseline_a) * sign
-    still_meets = (actual_a - target_a) * sign >= 0
+    meets = (actual_a - target_a) * sign >= 0 if met is None else np.asarray(met, dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pi = np.where(required > 0, achieved / required, np.where(still_meets, 1.0, 0.0))
+        pi = np.where(required > 0, achieved / required, np.where(meets, 1.0, 0.0))
     nan = np.isnan(actual_a) | np.isnan(baseline_a) | np.isnan(target_a)
     return np.asarray(np.where(nan, np.nan, pi), dtype=float)
 
@@ -136,9 +145,10 @@ def classify(
 ) -> npt.NDArray[np.str_]:
     """Status per element from τ, π and whether the target is met.
 
-    ``achieved`` if met; otherwise by r = π / τ: ``ahead`` (r ≥ 1.05), ``on_track``
-    (0.95 ≤ r < 1.05), ``lagging`` (0.7 ≤ r < 0.95), ``seriously_lagging`` (r < 0.7). With no time
-    elapsed (τ = 0) or no π, the status is ``not_evaluable``. Thresholds are settings.
+    ``achieved`` if met. Otherwise, once the deadline is reached (τ = 1), ``missed``; before it,
+    by r = π / τ: ``ahead`` (r ≥ 1.05), ``on_track`` (0.95 ≤ r < 1.05), ``lagging``
+    (0.7 ≤ r < 0.95), ``seriously_lagging`` (r < 0.7). With no time elapsed (τ = 0) or no π, the
+    status is ``not_evaluable``. Thresholds are settings.
     """
     t = thresholds or StatusThresholds()
     tau_a = np.asarray(tau, dtype=float)
@@ -147,10 +157,11 @@ def classify(
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(tau_a > 0, pi_a / tau_a, np.nan)
     status = np.select(
-        [met_a, np.isnan(r), r >= t.ahead, r >= t.on_track, r >= t.lagging],
+        [met_a, np.isnan(r), tau_a >= 1, r >= t.ahead, r >= t.on_track, r >= t.lagging],
         [
             Status.achieved.value,
             Status.not_evaluable.value,
+            Status.missed.value,
             Status.ahead.value,
             Status.on_track.value,
             Status.lagging.value,

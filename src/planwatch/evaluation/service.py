@@ -23,6 +23,7 @@ from planwatch.evaluation.measures import (
     cumulative_measure,
     increment_measure,
     level_measure,
+    yearly_increase_measure,
 )
 from planwatch.evaluation.progress import (
     Status,
@@ -34,7 +35,7 @@ from planwatch.evaluation.progress import (
 )
 from planwatch.evaluation.rollup import aggregate, share_meeting
 from planwatch.models import DataValue, Indicator, Plan, Target
-from planwatch.models.enums import Direction, DivisionLevel, TargetKind, ValueSource
+from planwatch.models.enums import Direction, DivisionLevel, PlanKind, TargetKind, ValueSource
 
 EVALUATED_KINDS = frozenset(
     {TargetKind.level, TargetKind.increment, TargetKind.cumulative, TargetKind.per_unit_coverage}
@@ -68,6 +69,8 @@ class TargetEvaluation:
     measure: Measure | None = None
     units_total: int | None = None
     units_meeting: int | None = None
+    units_reported: int | None = None
+    units_expected: int | None = None
 
 
 @dataclass
@@ -153,8 +156,17 @@ def evaluate_target(
     return _evaluate(target, year, _Data(session, target.indicator), tree, population, thresholds)
 
 
-def _not_evaluable(target: Target, year: int, zh: str, en: str, **extra: object) -> TargetEvaluation:
-    return TargetEvaluation(target.id, target.code, year, Status.not_evaluable, Reason(zh, en), **extra)  # type: ignore[arg-type]
+FIXED_COMPARATORS = frozenset({">=", ">", "<=", "<", "=", "~"})
+
+
+def _not_evaluable(target: Target, year: int, reason: Reason, **extra: object) -> TargetEvaluation:
+    return TargetEvaluation(target.id, target.code, year, Status.not_evaluable, reason, **extra)  # type: ignore[arg-type]
+
+
+def _join(reasons: list[Reason]) -> Reason | None:
+    if not reasons:
+        return None
+    return Reason(";".join(r.zh for r in reasons), "; ".join(r.en for r in reasons))
 
 
 def _evaluate(
@@ -166,76 +178,106 @@ def _evaluate(
     thresholds: StatusThresholds | None,
 ) -> TargetEvaluation:
     if target.incomplete:
-        return _not_evaluable(
-            target,
-            year,
+        reason = Reason(
             "目标数值缺失(原文未给出),待管理员补录",
             "the target's number is missing in the source; an administrator can fill it in",
         )
+        return _not_evaluable(target, year, reason)
     if target.kind not in EVALUATED_KINDS:
-        return _not_evaluable(
-            target,
-            year,
+        reason = Reason(
             f"暂不支持“{target.kind.zh}”类目标的自动评估",
             f"targets of kind '{target.kind.value}' are not evaluated automatically yet",
         )
+        return _not_evaluable(target, year, reason)
+    bounds = (
+        (target.range_low, target.range_high)
+        if target.range_low is not None and target.range_high is not None
+        else None
+    )
+    if target.comparator.value not in FIXED_COMPARATORS and bounds is None:
+        reason = Reason(
+            f"“{target.comparator.zh}”不是{target.kind.zh}类目标可评估的比较方式",
+            f"comparator '{target.comparator.value}' cannot be evaluated for a {target.kind.value} target",
+        )
+        return _not_evaluable(target, year, reason)
     scope = tree.nodes[target.scope_division_id]
+    notes: list[Reason] = []
+    units_total: int | None = None
+    meeting: dict[int, int] = {}
+    reported: dict[int, tuple[int, int]] = {}
     if target.kind is TargetKind.per_unit_coverage:
-        measure, simulated, units_total, meeting = _coverage(target, data, tree, scope)
+        coverage = _coverage(target, data, tree, scope)
+        if isinstance(coverage, Reason):
+            return _not_evaluable(target, year, coverage)
+        measure, simulated, units_total, meeting = coverage
     else:
-        series, simulated = _scope_series(data, tree, scope, population)
+        series, simulated, reported = _scope_series(data, tree, scope, population)
         measure = _measure(target, series)
-        units_total, meeting = None, {}
-    if measure is None:
-        return _not_evaluable(
-            target,
-            year,
+    extra: dict[str, object] = {"measure": measure, "simulated": simulated}
+    if year <= target.baseline_year:
+        reason = Reason("评估年份为基期,尚无进度可评", "the evaluation year is the base year")
+        return _not_evaluable(target, year, reason, **extra)
+    if math.isnan(measure.baseline):
+        reason = Reason(
             f"缺少基期({target.baseline_year}年)数据",
             f"no baseline: no data for the base year {target.baseline_year}",
-            simulated=simulated,
         )
+        return _not_evaluable(target, year, reason, **extra)
     available = [
-        y for y, v in measure.by_year.items() if y <= year and y > target.baseline_year and not math.isnan(v)
+        y for y, v in measure.by_year.items() if target.baseline_year < y <= year and not math.isnan(v)
     ]
-    if year <= target.baseline_year:
-        return _not_evaluable(
-            target,
-            year,
-            "评估年份为基期,尚无进度可评",
-            "the evaluation year is the base year",
-            measure=measure,
-            simulated=simulated,
-        )
     if not available:
-        return _not_evaluable(
-            target,
-            year,
-            f"截至{year}年无数据",
-            f"no data after the base year up to {year}",
-            measure=measure,
-            simulated=simulated,
-        )
+        reason = Reason(f"截至{year}年无数据", f"no data after the base year up to {year}")
+        return _not_evaluable(target, year, reason, **extra)
     data_year = max(available)
+    if data_year < year:
+        notes.append(
+            Reason(f"{year}年无数据,按{data_year}年数据评估", f"no data for {year}; evaluated on {data_year}")
+        )
+    gaps = [y for y in measure.gaps if y <= data_year]
+    if gaps:
+        listed = "、".join(str(y) for y in gaps)
+        notes.append(
+            Reason(f"{listed}年无数据,累计未计入", f"no data for {', '.join(map(str, gaps))}: not in the sum")
+        )
+    if data_year in reported and reported[data_year][0] < reported[data_year][1]:
+        got, expected = reported[data_year]
+        notes.append(
+            Reason(
+                f"{data_year}年{expected}个单元中仅{got}个有数据",
+                f"only {got} of {expected} units reported for {data_year}",
+            )
+        )
     actual = measure.by_year[data_year]
     higher = target.indicator.direction is Direction.higher_better
     goal = measure.target
-    if target.kind is TargetKind.level and target.range_low is not None and target.range_high is not None:
-        goal = target.range_low if higher else target.range_high
-    tau = float(time_progress(data_year, target.baseline_year, target.deadline_year))
-    pi = float(actual_progress(actual, measure.baseline, goal, higher_is_better=higher))
-    met = bool(_met(target, actual, measure))
-    status = Status(str(classify(tau, pi, met, thresholds)))
-    reason = None
-    if data_year < year:
-        reason = Reason(
-            f"{year}年无数据,按{data_year}年数据评估", f"no data for {year}; evaluated on {data_year}"
+    if bounds is not None:
+        goal, higher = _range_goal(measure.baseline, *bounds)
+    met = _met(target, actual, measure)
+    if measure.per_period:
+        tau = 1.0  # each year is its own period, complete once it has data
+        met_years = sum(
+            bool(_met(target, v, measure))
+            for y, v in measure.by_year.items()
+            if y <= data_year and not math.isnan(v)
         )
+        counted = sum(1 for y, v in measure.by_year.items() if y <= data_year and not math.isnan(v))
+        notes.append(
+            Reason(
+                f"逐年考核:{counted}年中{met_years}年达标",
+                f"judged year by year: met in {met_years} of {counted} years",
+            )
+        )
+    else:
+        tau = float(time_progress(data_year, target.baseline_year, target.deadline_year))
+    pi = float(actual_progress(actual, measure.baseline, goal, higher_is_better=higher, met=met))
+    status = Status(str(classify(tau, pi, met, thresholds)))
     return TargetEvaluation(
         target.id,
         target.code,
         year,
         status,
-        reason,
+        _join(notes),
         data_year=data_year,
         actual=actual,
         baseline=measure.baseline,
@@ -247,33 +289,44 @@ def _evaluate(
         measure=measure,
         units_total=units_total,
         units_meeting=meeting.get(data_year),
+        units_reported=reported.get(data_year, (None, None))[0],
+        units_expected=reported.get(data_year, (None, None))[1],
     )
+
+
+def _range_goal(baseline: float, low: float, high: float) -> tuple[float, bool]:
+    """For a range target, the bound to move towards and the direction that is progress.
+
+    From below the range, progress is upwards to ``low``; from above, downwards to ``high``; from
+    inside, no change is required (the goal is the baseline itself).
+    """
+    if baseline < low:
+        return low, True
+    if baseline > high:
+        return high, False
+    return baseline, True
 
 
 def _met(target: Target, actual: float, measure: Measure) -> bool:
     if target.kind is TargetKind.per_unit_coverage:
         return actual >= 100.0 - 1e-9
-    if target.kind in {TargetKind.increment, TargetKind.cumulative}:
-        comparator = target.comparator.value if target.comparator.value in {">=", ">", "<=", "<"} else ">="
-        return bool(is_met(actual, comparator, measure.target))
     if target.range_low is not None and target.range_high is not None:
         return bool(is_met(actual, "=", low=target.range_low, high=target.range_high))
     return bool(is_met(actual, target.comparator.value, measure.target))
 
 
-def _measure(target: Target, series: dict[int, float]) -> Measure | None:
+def _measure(target: Target, series: dict[int, float]) -> Measure:
     base = target.baseline_year
-    baseline = target.baseline_value if target.baseline_value is not None else series.get(base)
-    if target.kind is TargetKind.cumulative:
-        assert target.value is not None  # noqa: S101 - complete cumulative targets have a value
-        return cumulative_measure(series, base_year=base, target=target.value)
-    if baseline is None or math.isnan(baseline):
-        return None
-    if target.kind is TargetKind.increment:
-        assert target.value is not None  # noqa: S101
-        total = target.value * (target.deadline_year - base) if target.per == "年" else target.value
-        return increment_measure(series, base_year=base, baseline=baseline, target=total)
+    stock = series.get(base, math.nan)
+    baseline = target.baseline_value if target.baseline_value is not None else stock
     goal = target.value if target.value is not None else math.nan
+    if target.kind is TargetKind.cumulative:
+        return cumulative_measure(series, base_year=base, target=goal)
+    if target.kind is TargetKind.increment and target.per == "年":
+        return yearly_increase_measure(series, base_year=base, target=goal)
+    if target.kind is TargetKind.increment and not math.isnan(baseline):
+        return increment_measure(series, base_year=base, baseline=baseline, target=goal)
+    # a level target, or an increment without its base-year stock: show the values themselves
     return level_measure(series, baseline=baseline, target=goal)
 
 
@@ -287,10 +340,14 @@ def _measured_levels(indicator: Indicator, scope: Node) -> list[DivisionLevel]:
 
 def _scope_series(
     data: _Data, tree: DivisionTree, scope: Node, population: dict[int, int]
-) -> tuple[dict[int, float], bool]:
-    """The indicator's value at the scope per year: reported there, or rolled up from below."""
+) -> tuple[dict[int, float], bool, dict[int, tuple[int, int]]]:
+    """The indicator's value at the scope per year: reported there, or rolled up from below.
+
+    Also returns, for rolled-up years, how many units reported out of how many exist.
+    """
     indicator = data.indicator
     series: dict[int, float] = {}
+    reported: dict[int, tuple[int, int]] = {}
     simulated = False
     unit_cache: dict[DivisionLevel, list[Node]] = {}
     for year in data.years():
@@ -306,9 +363,10 @@ def _scope_series(
             if not found:
                 continue
             series[year] = _aggregate_rows(indicator, found, population)
+            reported[year] = (len(found), len(units))
             simulated |= any(r.source is ValueSource.simulated for r in found)
             break
-    return series, simulated
+    return series, simulated, reported
 
 
 def _aggregate_rows(indicator: Indicator, rows: list[DataValue], population: dict[int, int]) -> float:
@@ -327,14 +385,18 @@ def _aggregate_rows(indicator: Indicator, rows: list[DataValue], population: dic
 
 def _coverage(
     target: Target, data: _Data, tree: DivisionTree, scope: Node
-) -> tuple[Measure | None, bool, int | None, dict[int, int]]:
+) -> tuple[Measure, bool, int, dict[int, int]] | Reason:
     """Share of units at ``per_unit_level`` under the scope whose value meets the target."""
     level = target.per_unit_level
     assert level is not None  # noqa: S101 - enforced by the catalogue schema
     units = tree.descendants(scope.id, level=level)
-    if not units or level.value not in data.indicator.levels:
-        return None, False, len(units) or None, {}
-    comparator = target.comparator.value if target.comparator.value in {">=", ">", "<=", "<", "="} else ">="
+    if not units:
+        return Reason(f"范围内没有{level.zh}级单元", f"there are no {level.value} units in the scope")
+    if level.value not in data.indicator.levels:
+        return Reason(
+            f"该指标不在{level.zh}级填报,无法逐个单元核查",
+            f"the indicator is not reported at {level.value} level, so units cannot be checked one by one",
+        )
     threshold = target.value if target.value is not None else 1.0
     shares: dict[int, float] = {}
     meeting: dict[int, int] = {}
@@ -344,11 +406,9 @@ def _coverage(
         if not any(u.id in rows for u in units):
             continue
         values = [_value_or_nan(rows.get(u.id)) for u in units]
-        shares[year] = share_meeting(values, comparator, threshold)
+        shares[year] = share_meeting(values, target.comparator.value, threshold)
         meeting[year] = round(shares[year] * len(units))
         simulated |= any(rows[u.id].source is ValueSource.simulated for u in units if u.id in rows)
-    if target.baseline_year not in shares:
-        return None, simulated, len(units), meeting
     return coverage_measure(shares, base_year=target.baseline_year), simulated, len(units), meeting
 
 
@@ -357,15 +417,28 @@ def _value_or_nan(row: DataValue | None) -> float:
 
 
 def get_plan(session: Session, code: str | None = None) -> Plan:
-    """A plan by code (latest version), or the only/first master plan when no code is given."""
-    query = select(Plan).order_by(Plan.code, Plan.version.desc())
+    """A plan by code (its latest version); without a code, the only plan loaded, or else the only
+    master plan (规划纲要). With several candidates, the error lists their codes."""
     if code is not None:
-        query = query.where(Plan.code == code)
-    plan = session.scalars(query).first()
-    if plan is None:
-        msg = f"no plan with code {code!r} is loaded" if code else "no plan is loaded; run `planwatch init`"
+        plan = session.scalars(select(Plan).where(Plan.code == code).order_by(Plan.version.desc())).first()
+        if plan is None:
+            known = ", ".join(sorted(set(session.scalars(select(Plan.code))))) or "none"
+            msg = f"no plan with code {code!r} is loaded (loaded: {known})"
+            raise NotFoundError(msg)
+        return plan
+    latest: dict[str, Plan] = {}
+    for plan in session.scalars(select(Plan).order_by(Plan.code, Plan.version)):
+        latest[plan.code] = plan
+    if not latest:
+        msg = "no plan is loaded; run `planwatch init`"
         raise NotFoundError(msg)
-    return plan
+    if len(latest) == 1:
+        return next(iter(latest.values()))
+    masters = [p for p in latest.values() if p.kind is PlanKind.master]
+    if len(masters) == 1:
+        return masters[0]
+    msg = f"several plans are loaded ({', '.join(sorted(latest))}); choose one with --plan / ?plan="
+    raise NotFoundError(msg)
 
 
 def latest_data_year(session: Session, plan: Plan) -> int:

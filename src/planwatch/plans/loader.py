@@ -28,6 +28,7 @@ from planwatch.models import (
     Target,
     Task,
 )
+from planwatch.plans.reader import direction_conflict
 from planwatch.plans.schemas import IndicatorIn, PlanFile, TargetIn, TaskIn, walk_sections
 
 
@@ -103,8 +104,84 @@ def _check_database_references(
             )
         if target.scope not in divisions:
             problems.append(Problem(name, entry, "scope", _no_division(target.scope)))
+    problems.extend(_shared_conflicts(session, plan_file, name=name))
+    db_directions = dict(session.execute(select(Indicator.code, Indicator.direction)).all())
+    file_indicators = {i.code for i in plan_file.indicators}
+    for index, target in enumerate(plan_file.targets):
+        direction = db_directions.get(target.indicator)
+        if target.indicator in file_indicators or direction is None:
+            continue
+        conflict = direction_conflict(target.comparator, direction)
+        if conflict:
+            problems.append(Problem(name, f"targets[{index}] ({target.code})", "comparator", conflict))
     if problems:
         raise CatalogueError(problems)
+
+
+def _indicator_fields(indicator: IndicatorIn) -> dict[str, Any]:
+    agg = indicator.aggregation
+    return {
+        "name_zh": indicator.name,
+        "name_en": indicator.name_en,
+        "unit": indicator.unit,
+        "definition": indicator.definition,
+        "direction": indicator.direction,
+        "nature": indicator.nature,
+        "frequency": indicator.frequency,
+        "period_aggregation": indicator.period_aggregation,
+        "aggregation": agg.method,
+        "factor": agg.factor,
+        "condition_comparator": agg.comparator,
+        "condition_threshold": agg.threshold,
+        "levels": [level.value for level in indicator.levels],
+    }
+
+
+def _shared_conflicts(session: Session, plan_file: PlanFile, *, name: str) -> list[Problem]:
+    """Indicators and departments are shared between plans; a plan may not redefine one that
+    another plan uses (that would silently change the other plan's evaluation)."""
+    code = plan_file.plan.code
+    problems: list[Problem] = []
+    for index, indicator in enumerate(plan_file.indicators):
+        row = session.scalar(select(Indicator).where(Indicator.code == indicator.code))
+        if row is None:
+            continue
+        differs = [key for key, value in _indicator_fields(indicator).items() if getattr(row, key) != value]
+        users = session.scalars(
+            select(Plan.code)
+            .join(Target, Target.plan_id == Plan.id)
+            .where(Target.indicator_id == row.id, Plan.code != code)
+            .distinct()
+        ).all()
+        if differs and users:
+            problems.append(
+                Problem(
+                    name,
+                    f"indicators[{index}] ({indicator.code})",
+                    ", ".join(differs),
+                    f"differs from the definition plan(s) {', '.join(sorted(users))} use; "
+                    "use the same definition or give this indicator another code",
+                )
+            )
+    for index, dept in enumerate(plan_file.departments):
+        existing = session.scalar(select(Department).where(Department.code == dept.code))
+        if existing is None or (existing.name_zh, existing.name_en) == (dept.name, dept.name_en):
+            continue
+        lead = (
+            select(Plan.code)
+            .join(Task, Task.plan_id == Plan.id)
+            .where(Task.lead_department_id == existing.id, Plan.code != code)
+        )
+        if session.scalars(lead).first() is not None:
+            problems.append(
+                Problem(
+                    name,
+                    f"departments[{index}] ({dept.code})",
+                    "name",
+                    f"another plan's tasks name this department '{existing.name_zh}'; use the same name or another code",
+                )
+            )
+    return problems
 
 
 def _no_division(code: str) -> str:

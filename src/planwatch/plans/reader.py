@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from planwatch.errors import CatalogueError, Problem
+from planwatch.models.enums import Comparator, Direction
 from planwatch.plans.schemas import PlanFile, walk_sections
 
 
@@ -24,6 +25,11 @@ def read_plan_file(path: Path) -> PlanFile:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise CatalogueError([Problem(name, "", "", "no such file")]) from None
+    except OSError as exc:
+        problem = Problem(
+            name, "", "", f"not a readable file ({exc.strerror}); give the path of a YAML or JSON file"
+        )
+        raise CatalogueError([problem]) from None
     except UnicodeDecodeError as exc:
         problem = Problem(name, "", "", f"not UTF-8 text ({exc.reason}); save the file as UTF-8")
         raise CatalogueError([problem]) from None
@@ -63,25 +69,28 @@ def validate_plan_data(raw: Any, *, name: str) -> PlanFile:
 
 def _problem_from_error(name: str, raw: dict[str, Any], err: Any) -> Problem:
     loc: tuple[Any, ...] = tuple(err["loc"])
-    last_index = max((i for i, part in enumerate(loc) if isinstance(part, int)), default=-1)
-    entry_path, field_path = loc[: last_index + 1], loc[last_index + 1 :]
-    # A range or period error points inside a tuple; name the tuple, not its element.
-    if entry_path and field_path == () and len(entry_path) >= 2 and isinstance(loc[-1], int):
-        parent = _follow(raw, entry_path[:-2])
-        if isinstance(parent, dict) and not isinstance(entry_path[-2], int):
-            entry_path, field_path = entry_path[:-2], (entry_path[-2],)
-    entry = _entry_label(raw, entry_path)
-    field = ".".join(str(part) for part in field_path)
-    message = err["msg"]
+    # The entry is the deepest list element that is a mapping (targets[3], sections[0].children[1]);
+    # what follows is the field. Indices inside a field (range[1], period[0]) name the field itself.
+    entry_end = 1 if len(loc) > 1 and isinstance(_follow(raw, loc[:1]), dict) else 0
+    for index, part in enumerate(loc):
+        if isinstance(part, int) and isinstance(_follow(raw, loc[: index + 1]), dict):
+            entry_end = index + 1
+    entry = _entry_label(raw, loc[:entry_end])
+    field = ".".join(str(part) for part in loc[entry_end:] if not isinstance(part, int))
+    message = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown field; check the spelling against docs/catalogue-format.md"
     elif err["type"] == "missing":
         message = "required field is missing"
     elif err["type"] == "literal_error" and field == "format":
         message = "must be 'planwatch.plan/v1'"
-    elif "input" in err and err["type"] not in {"missing"}:
+    elif err["type"] != "value_error" and _is_scalar(err.get("input")):
         message = f"{message} (got {err['input']!r})"
-    return Problem(name, entry, field, message)
+    return Problem(name, entry or "(top level)", field, message)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def _follow(raw: Any, path: tuple[Any, ...]) -> Any:
@@ -146,6 +155,12 @@ def _cross_check(name: str, plan_file: PlanFile) -> list[Problem]:
             for code in task.cooperating
             if code not in departments
         )
+    indicator_directions = {i.code: i.direction for i in plan_file.indicators}
+    for index, target in enumerate(plan_file.targets):
+        direction = indicator_directions.get(target.indicator)
+        problem = direction_conflict(target.comparator, direction) if direction else None
+        if problem:
+            problems.append(Problem(name, f"targets[{index}] ({target.code})", "comparator", problem))
     start, end = plan_file.plan.period
     base_year = plan_file.plan.effective_base_year
     vision = plan_file.plan.vision_year
@@ -176,6 +191,18 @@ def _cross_check(name: str, plan_file: PlanFile) -> list[Problem]:
                 )
             )
     return problems
+
+
+def direction_conflict(comparator: Comparator, direction: Direction) -> str | None:
+    """A target that asks for "at least" on a lower-is-better indicator (or the reverse) is a typo
+    in one of the two; evaluating it would call it achieved from day one."""
+    wants_higher = comparator in {Comparator.ge, Comparator.gt, Comparator.increase}
+    wants_lower = comparator in {Comparator.le, Comparator.lt, Comparator.decrease}
+    if wants_higher and direction is Direction.lower_better:
+        return f"'{comparator.value}' contradicts the indicator's direction 'lower' (lower is better); fix one of them"
+    if wants_lower and direction is Direction.higher_better:
+        return f"'{comparator.value}' contradicts the indicator's direction 'higher' (higher is better); fix one of them"
+    return None
 
 
 def _unknown(name: str, entry: str, field: str, code: str, where: str) -> Problem:

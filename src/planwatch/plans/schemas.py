@@ -27,6 +27,9 @@ from planwatch.models.enums import (
 
 FORMAT = "planwatch.plan/v1"
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A finite number written as a number: ``true``, ``"60"``, ``.nan`` and ``.inf`` are refused."""
+TREND_COMPARATORS = frozenset({Comparator.increase, Comparator.decrease})
 NUMBERLESS_KINDS = frozenset({TargetKind.trend, TargetKind.relative, TargetKind.qualitative})
 
 
@@ -79,12 +82,12 @@ class SectionIn(_Strict):
 
 class AggregationIn(_Strict):
     method: Aggregation
-    factor: float | None = None
+    factor: Number | None = None
     numerator: str | None = None
     denominator: str | None = None
     weight: Literal["population"] | None = None
     comparator: Comparator | None = None
-    threshold: float | None = None
+    threshold: Number | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> AggregationIn:
@@ -143,7 +146,7 @@ class TaskIn(_Strict):
 
 
 class BaselineIn(_Strict):
-    value: float | None = None
+    value: Number | None = None
     year: int | None = None
 
 
@@ -155,8 +158,8 @@ class TargetIn(_Strict):
     scope: str
     kind: TargetKind
     comparator: Comparator
-    value: float | None = None
-    range: tuple[float, float] | None = None
+    value: Number | None = None
+    range: tuple[Number, Number] | None = None
     unit: str = Field(min_length=1)
     per: str | None = None
     per_unit_level: DivisionLevel | None = None
@@ -179,6 +182,12 @@ class TargetIn(_Strict):
             if self.value is not None:
                 msg = "give either value or range, not both"
                 raise ValueError(msg)
+        if (self.kind is TargetKind.trend) != (self.comparator in TREND_COMPARATORS):
+            msg = (
+                "a trend target (持续上升/下降) uses comparator increase or decrease, and only a trend "
+                f"target does; got kind {self.kind.value} with comparator {self.comparator.value}"
+            )
+            raise ValueError(msg)
         if self.incomplete and not self.incomplete_reason:
             msg = "incomplete targets need incomplete_reason (what is missing and why)"
             raise ValueError(msg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from sqlalchemy import select
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from planwatch.errors import InvalidValueError, NotFoundError
 from planwatch.models import CatalogueChange, Plan, Target
+from planwatch.models.enums import TargetKind
 from planwatch.plans.loader import LoadReport, load_plan
 from planwatch.plans.reader import read_plan_file
 
@@ -23,6 +25,8 @@ def find_target(session: Session, ref: str, *, plan_code: str | None = None) -> 
     """A target by numeric id or by code (within ``plan_code`` if given)."""
     if ref.isdigit():
         target = session.get(Target, int(ref))
+        if target is not None and plan_code is not None and target.plan.code != plan_code:
+            target = None
     else:
         query = select(Target).join(Plan).where(Target.code == ref)
         if plan_code:
@@ -51,6 +55,13 @@ def fill_target(
     ``catalogue_changes`` (who, when, old and new), and a later reload of the catalogue file
     keeps it.
     """
+    numbers = [v for v in (value, *(range_ or ())) if v is not None]
+    if any(not math.isfinite(v) for v in numbers):
+        msg = f"a target's number must be finite, got {numbers}"
+        raise InvalidValueError(msg)
+    if numbers and target.kind is TargetKind.trend:
+        msg = f"{target.code} is a trend target ({target.comparator.zh}); it takes no number"
+        raise InvalidValueError(msg)
     if value is None and range_ is None and deadline is None:
         msg = "nothing to change: give a value, a range or a deadline"
         raise InvalidValueError(msg)

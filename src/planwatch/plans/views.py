@@ -66,6 +66,9 @@ class EvaluationOut(BaseModel):
     simulated: bool
     units_total: int | None
     units_meeting: int | None
+    units_reported: int | None
+    units_expected: int | None
+    per_period: bool
     series: dict[int, float]
 
 
@@ -126,6 +129,9 @@ def evaluation_out(evaluation: TargetEvaluation) -> EvaluationOut:
         simulated=evaluation.simulated,
         units_total=evaluation.units_total,
         units_meeting=evaluation.units_meeting,
+        units_reported=evaluation.units_reported,
+        units_expected=evaluation.units_expected,
+        per_period=bool(measure and measure.per_period),
         series={
             y: v for y, v in ((y, _finite(v)) for y, v in sorted(measure.by_year.items())) if v is not None
         }

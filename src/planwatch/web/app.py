@@ -8,8 +8,10 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from planwatch import __version__
 from planwatch.config import Settings
@@ -25,6 +27,12 @@ STATIC_DIR = Path(str(resources.files("planwatch.web") / "static"))
 def plotly_js_path() -> Path:
     """plotly.js as shipped inside the installed ``plotly`` package (no CDN)."""
     return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+
+def _wants_json(request: Request) -> bool:
+    """API paths answer JSON; pages answer the HTML error page."""
+    path = request.url.path
+    return path.startswith(("/api", "/openapi")) or path.endswith(".json")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,12 +59,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(PlanwatchError)
     async def planwatch_error(request: Request, exc: PlanwatchError) -> Response:
-        if request.url.path.startswith("/api"):
+        if _wants_json(request):
             return JSONResponse(
                 {"error": {"type": type(exc).__name__, "message": exc.message}},
                 status_code=exc.status_code,
             )
         return render_error(request, exc.status_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        if _wants_json(request):
+            body = {"error": {"type": "ValidationError", "message": message, "fields": problems}}
+            return JSONResponse(body, status_code=422)
+        return render_error(request, 422, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"no page at {request.url.path}"
+        if _wants_json(request):
+            body = {"error": {"type": "HTTPError", "message": message}}
+            return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return render_error(request, exc.status_code, message)
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:

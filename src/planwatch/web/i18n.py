@@ -59,6 +59,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "aggregation": {"zh": "汇总方式", "en": "Roll-up"},
     "levels": {"zh": "填报层级", "en": "Reported at"},
     "units_meeting": {"zh": "达标单元", "en": "Units meeting it"},
+    "units_reported": {"zh": "有数据的单元", "en": "Units with data"},
     "chart_title": {
         "zh": "基期、序时进度路径、实际值与目标",
         "en": "Baseline, expected path, actual values and target",

@@ -13,6 +13,7 @@ from planwatch.divisions.service import get_division, list_divisions
 from planwatch.errors import ForbiddenError
 from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.models.enums import DivisionLevel
+from planwatch.plans.schemas import Number
 from planwatch.plans.service import fill_target
 from planwatch.plans.views import EvaluationOut, TargetOut, get_target, list_target_views, target_view
 from planwatch.web.deps import SessionDep, SettingsDep
@@ -40,8 +41,8 @@ class TargetPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    value: float | None = None
-    range: tuple[float, float] | None = None
+    value: Number | None = None
+    range: tuple[Number, Number] | None = None
     deadline: int | None = None
     note: str | None = Field(default=None, max_length=2000)
     by: str = Field(default="admin (API)", max_length=200)

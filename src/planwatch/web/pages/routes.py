@@ -107,6 +107,7 @@ def target_page(
             "baseline": ev.baseline,
             "deadline": view.year,
             "target": ev.target,
+            "per_period": ev.per_period,
             "simulated": ev.simulated,
             "labels": {
                 "title": t("chart_title"),

@@ -8,7 +8,13 @@
     x: years, y: actual, name: d.labels.actual, mode: "lines+markers",
     line: { color: "#b3261e", width: 3, dash: d.simulated ? "dot" : "solid" }, marker: { size: 8 }
   }];
-  if (d.baseline !== null && d.target !== null) {
+  if (d.per_period && d.target !== null) {
+    // 每年新增 N: every year is judged against N on its own; there is no path to a deadline
+    traces.push({
+      x: [years[0], d.deadline], y: [d.target, d.target], name: d.labels.target,
+      mode: "lines", line: { color: "#1b7f3b", width: 2 }
+    });
+  } else if (d.baseline !== null && d.target !== null) {
     traces.push({
       x: [d.baseline_year, d.deadline], y: [d.baseline, d.target], name: d.labels.expected,
       mode: "lines", line: { color: "#2f6fb0", dash: "dash" }
