@@ -179,3 +179,22 @@ def test_unknown_page_is_an_html_404(client: httpx.Client) -> None:
     assert missing.status_code == 404
     assert "text/html" in missing.headers["content-type"]
     assert "no page at /no/such/page" in missing.text
+
+
+def test_target_by_district_with_map(client: httpx.Client) -> None:
+    targets = client.get("/api/targets").json()
+    ratio = next(t for t in targets if t["indicator"]["aggregation"] == "ratio" and t["evaluation"]["series"])
+    body = client.get(f"/api/targets/{ratio['id']}/divisions", params={"year": 2023}).json()
+    assert body["level"] == "district"
+    assert len(body["units"]) == 20
+    assert body["map"] is not None
+    assert set(body["map"]["paths"]) == {u["code"] for u in body["units"]}
+    assert all(u["simulated"] for u in body["units"] if u["value"] is not None)
+
+
+def test_target_by_district_unknown_target_and_year(client: httpx.Client) -> None:
+    assert client.get("/api/targets/999999/divisions").status_code == 404
+    some = client.get("/api/targets").json()[0]
+    response = client.get(f"/api/targets/{some['id']}/divisions", params={"year": 2019})
+    assert response.status_code == 404
+    assert "choose a year from 2020 to 2025" in response.json()["error"]["message"]

@@ -107,6 +107,8 @@ def test_target_page_draws_the_trajectory(visit: Visit, live_server: LiveServer)
     assert page.locator("#target-chart .scatterlayer .trace").count() == 3  # actual, expected path, target
     assert evaluated["source_sentence"] in page.locator("[data-testid=source-sentence]").inner_text()
     assert "模拟" in page.locator("#target-chart").inner_text()
+    assert page.locator("[data-testid=district-map] path").count() == 20
+    assert page.locator("[data-testid=breakdown] tr[data-unit]").count() == 20
     shot(visit, "target")
     assert visit.outside == []
     assert visit.errors == []

@@ -449,3 +449,67 @@ def latest_data_year(session: Session, plan: Plan) -> int:
     ).all()
     in_range = [y for y in years if y in plan_years(plan)]
     return max(in_range) if in_range else plan.base_year
+
+
+@dataclass(frozen=True)
+class UnitValue:
+    """The target's indicator in one child division of the scope (e.g. one district of the city)."""
+
+    division_id: int
+    code: str
+    name_zh: str
+    name_en: str | None
+    value: float | None
+    data_year: int | None
+    met: bool | None
+    simulated: bool
+
+
+def breakdown(session: Session, target: Target, year: int) -> tuple[DivisionLevel | None, list[UnitValue]]:
+    """The indicator per child division of the target's scope, in ``year`` (or the latest earlier
+    year with data): rolled up like the scope itself; for per-unit coverage, the share of units in
+    each child that meet the target (%)."""
+    check_year(target.plan, year)
+    tree = division_tree(session)
+    scope = tree.nodes[target.scope_division_id]
+    children = [tree.nodes[i] for i in tree.children.get(scope.id, [])]
+    if not children:
+        return None, []
+    data = _Data(session, target.indicator)
+    population = {k: v[0] for k, v in population_by_division(session, year).items()}
+    level = children[0].level
+    coverage = target.kind is TargetKind.per_unit_coverage and target.per_unit_level is not None
+    coverage = coverage and target.per_unit_level.depth > level.depth  # type: ignore[union-attr]
+    out = []
+    for child in sorted(children, key=lambda n: n.code):
+        if coverage:
+            result = _coverage(target, data, tree, child)
+            series, simulated = ({}, False) if isinstance(result, Reason) else (result[0].by_year, result[1])
+        else:
+            series, simulated, _ = _scope_series(data, tree, child, population)
+        years = [y for y, v in series.items() if y <= year and not math.isnan(v)]
+        value = series[max(years)] if years else None
+        out.append(
+            UnitValue(
+                child.id,
+                child.code,
+                child.name_zh,
+                child.name_en,
+                value,
+                max(years) if years else None,
+                _unit_met(target, value, coverage=coverage),
+                simulated,
+            )
+        )
+    return level, out
+
+
+def _unit_met(target: Target, value: float | None, *, coverage: bool) -> bool | None:
+    if value is None:
+        return None
+    if coverage:
+        return value >= 100.0 - 1e-9
+    fixed = target.comparator.value in FIXED_COMPARATORS
+    if target.kind in {TargetKind.level, TargetKind.per_unit_coverage} and target.value is not None and fixed:
+        return bool(is_met(value, target.comparator.value, target.value))
+    return None

@@ -7,9 +7,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from planwatch.config import StatusThresholds
+from planwatch.divisions.maps import PALETTE, classes, project
 from planwatch.errors import NotFoundError
-from planwatch.evaluation.service import TargetEvaluation, evaluate_plan, evaluate_target
-from planwatch.models import Plan, Section, Target, Task
+from planwatch.evaluation.progress import Status
+from planwatch.evaluation.service import (
+    TargetEvaluation,
+    breakdown,
+    evaluate_plan,
+    evaluate_target,
+    plan_years,
+)
+from planwatch.models import Division, Plan, Section, Target, Task
 
 
 class IndicatorRef(BaseModel):
@@ -278,8 +286,6 @@ class PlanOverview(BaseModel):
 def plan_overview(
     session: Session, plan: Plan, year: int, *, thresholds: StatusThresholds | None = None
 ) -> PlanOverview:
-    from planwatch.evaluation.progress import Status
-    from planwatch.evaluation.service import plan_years
 
     views = list_target_views(session, plan, year, thresholds=thresholds)
     by_section: dict[str, list[TargetOut]] = {}
@@ -325,4 +331,86 @@ def plan_overview(
             if s.id in keep
         ],
         unsectioned=by_section.get("", []),
+    )
+
+
+class UnitValueOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str | None
+    value: float | None
+    data_year: int | None
+    met: bool | None
+    simulated: bool
+    colour: str
+
+
+class MapOut(BaseModel):
+    width: int
+    height: int
+    paths: dict[str, str]
+    labels: dict[str, tuple[float, float]]
+    breaks: list[float]
+    palette: list[str]
+
+
+class BreakdownOut(BaseModel):
+    """The target's indicator per child division of its scope, with a map where boundaries exist."""
+
+    target: str
+    year: int
+    level: str | None
+    level_zh: str | None
+    measure_zh: str
+    measure_en: str
+    units: list[UnitValueOut]
+    map: MapOut | None
+
+
+def target_breakdown(session: Session, target_id: int, year: int) -> BreakdownOut:
+
+    target = get_target(session, target_id)
+    level, units = breakdown(session, target, year)
+    colours, breaks = classes([u.value for u in units])
+    geometries = dict(
+        session.execute(
+            select(Division.code, Division.geometry).where(
+                Division.id.in_([u.division_id for u in units]), Division.geometry.is_not(None)
+            )
+        ).all()
+    )
+    frame = project(tuple(sorted(geometries.items()))) if geometries else None
+    coverage = target.kind.value == "per_unit_coverage"
+    return BreakdownOut(
+        target=target.code,
+        year=year,
+        level=level.value if level else None,
+        level_zh=level.zh if level else None,
+        measure_zh="达标单元占比(%)" if coverage else f"{target.indicator.name_zh}({target.indicator.unit})",
+        measure_en="share of units meeting it (%)"
+        if coverage
+        else f"{target.indicator.name_en or target.indicator.code} ({target.indicator.unit})",
+        units=[
+            UnitValueOut(
+                code=u.code,
+                name_zh=u.name_zh,
+                name_en=u.name_en,
+                value=_finite(u.value),
+                data_year=u.data_year,
+                met=u.met,
+                simulated=u.simulated,
+                colour=colour,
+            )
+            for u, colour in zip(units, colours, strict=True)
+        ],
+        map=MapOut(
+            width=frame.width,
+            height=frame.height,
+            paths={shape.code: shape.path for shape in frame.shapes},
+            labels={shape.code: (shape.label_x, shape.label_y) for shape in frame.shapes},
+            breaks=breaks,
+            palette=list(PALETTE),
+        )
+        if frame and frame.shapes
+        else None,
     )

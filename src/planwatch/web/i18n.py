@@ -60,6 +60,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "levels": {"zh": "填报层级", "en": "Reported at"},
     "units_meeting": {"zh": "达标单元", "en": "Units meeting it"},
     "units_reported": {"zh": "有数据的单元", "en": "Units with data"},
+    "by_division": {"zh": "分区情况", "en": "By division"},
+    "division": {"zh": "区划", "en": "Division"},
+    "meets_target": {"zh": "达到目标", "en": "Meets target"},
+    "no_data": {"zh": "无数据", "en": "no data"},
     "chart_title": {
         "zh": "基期、序时进度路径、实际值与目标",
         "en": "Baseline, expected path, actual values and target",

@@ -15,7 +15,15 @@ from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.models.enums import DivisionLevel
 from planwatch.plans.schemas import Number
 from planwatch.plans.service import fill_target
-from planwatch.plans.views import EvaluationOut, TargetOut, get_target, list_target_views, target_view
+from planwatch.plans.views import (
+    BreakdownOut,
+    EvaluationOut,
+    TargetOut,
+    get_target,
+    list_target_views,
+    target_breakdown,
+    target_view,
+)
 from planwatch.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -70,6 +78,21 @@ def api_target(
     target = get_target(session, target_id)
     year = year if year is not None else latest_data_year(session, target.plan)
     return target_view(session, target_id, year, thresholds=settings.thresholds)
+
+
+@router.get(
+    "/targets/{target_id}/divisions",
+    response_model=BreakdownOut,
+    summary="A target's indicator per child division of its scope (e.g. per district), with map shapes",
+)
+def api_target_divisions(
+    target_id: int,
+    session: SessionDep,
+    year: Annotated[int | None, Query(description="Year (default: latest with data)")] = None,
+) -> BreakdownOut:
+    target = get_target(session, target_id)
+    year = year if year is not None else latest_data_year(session, target.plan)
+    return target_breakdown(session, target_id, year)
 
 
 @router.patch(

@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import get_plan, latest_data_year
-from planwatch.plans.views import get_target, plan_overview, target_view
+from planwatch.plans.views import get_target, plan_overview, target_breakdown, target_view
 from planwatch.web.deps import LanguageDep, SessionDep, SettingsDep
 from planwatch.web.i18n import LANGUAGES, translator
 
@@ -122,6 +122,7 @@ def target_page(
         "target.html",
         lang,
         view=view,
+        breakdown=target_breakdown(session, target_id, year),
         years=list(range(target.plan.base_year, target.plan.period_end + 1)),
         year=year,
         chart_json=json.dumps(chart, ensure_ascii=False) if chart else None,
