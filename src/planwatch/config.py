@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=_default_database_url)
     """SQLAlchemy URL; default a SQLite file ``planwatch.db`` in the working directory."""
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     language: str = "zh"
     """Default UI language: ``zh`` (Chinese) or ``en``."""
     admin_token: SecretStr | None = None

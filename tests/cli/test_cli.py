@@ -213,3 +213,11 @@ def test_serve_on_a_busy_port_says_so(initialised: str) -> None:
         result = run(initialised, "serve", "--port", str(port))
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+@pytest.mark.parametrize("port", ["0", "99999"])
+def test_serve_refuses_impossible_ports(initialised: str, port: str) -> None:
+    result = run(initialised, "serve", "--port", port)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "port" in result.stderr.lower()

@@ -55,3 +55,12 @@ def test_rounding_preserves_the_total(values: list[float]) -> None:
     rounded = round_preserving_total(arr)
     assert rounded.sum() == round(arr.sum())
     assert np.all(np.abs(rounded - arr) < 1)
+
+
+def test_yes_no_indicators_hold_only_zero_or_one(session: Session) -> None:
+    from planwatch.models import Indicator
+
+    yes_no = [i.id for i in session.scalars(select(Indicator)) if i.unit.startswith("是/否")]
+    assert yes_no
+    values = set(session.scalars(select(DataValue.value).where(DataValue.indicator_id.in_(yes_no))))
+    assert values <= {0.0, 1.0}

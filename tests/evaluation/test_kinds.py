@@ -65,15 +65,25 @@ def test_increment_is_the_change_since_the_base_year(session: Session, plan: Pla
 def test_per_year_increment_judges_each_year(session: Session, plan: Plan) -> None:
     target = find_target(session, "K-INC-YEAR", plan_code="KINDS")
     record(session, target, {2020: 100, 2021: 135, 2022: 160, 2023: 200})
-    met = evaluate_target(session, target, 2023)
-    assert met.actual == 40
-    assert met.target == 30
-    assert met.status is Status.achieved
-    assert met.reason is not None
-    assert "met in 2 of 3 years" in met.reason.en
-    short = evaluate_target(session, target, 2022)
-    assert short.actual == 25
-    assert short.status is Status.missed  # 2022's increase fell short of 30 and the year is over
+    first = evaluate_target(session, target, 2021)
+    assert first.actual == 35
+    assert first.status is Status.achieved
+    later = evaluate_target(session, target, 2023)
+    assert later.actual == 40  # the latest year's increase, which met 30 ...
+    assert later.target == 30
+    assert later.status is Status.missed  # ... but 2022's increase of 25 did not, and that year is over
+    assert later.reason is not None
+    assert "met in 2 of 3 years; short in 2022" in later.reason.en
+
+
+def test_per_year_increment_names_years_it_cannot_judge(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-INC-YEAR", plan_code="KINDS")
+    record(session, target, {2020: 100, 2021: 135, 2023: 200, 2024: 240})
+    result = evaluate_target(session, target, 2024)
+    assert result.data_year == 2024
+    assert result.reason is not None
+    assert "no increase can be computed for 2022, 2023" in result.reason.en
+    assert "no data for 2024" not in result.reason.en
 
 
 def test_cumulative_sums_yearly_additions_and_names_gaps(session: Session, plan: Plan) -> None:
@@ -110,7 +120,7 @@ def test_partial_reporting_is_said(session: Session, plan: Plan) -> None:
     assert result.units_reported == 1
     assert result.units_expected == 20
     assert result.reason is not None
-    assert "only 1 of 20 units reported for 2023" in result.reason.en
+    assert "not every unit reported (2020: 1 of 20, 2023: 1 of 20 units)" in result.reason.en
 
 
 def test_missing_baseline_keeps_the_series(session: Session, plan: Plan) -> None:
@@ -163,3 +173,50 @@ def test_coverage_on_an_indicator_not_reported_per_unit_says_so(session: Session
     assert result.status is Status.not_evaluable
     assert result.reason is not None
     assert "not reported at street level" in result.reason.en
+
+
+def test_overshooting_a_range_is_not_ahead(session: Session, plan: Plan) -> None:
+    # range 5–6 %, from 3 % below it; 8 % overshoots by as much as the baseline fell short
+    result = evaluate(session, "K-RANGE", {2020: 3, 2022: 8}, 2022)
+    assert result.pi == pytest.approx(1 - 2 / 2)
+    assert result.status is Status.seriously_lagging
+
+
+def test_after_the_deadline_the_deadline_year_counts(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-RANGE", plan_code="KINDS")
+    target.deadline_year = 2023
+    session.flush()
+    record(session, target, {2020: 3, 2023: 5.5, 2024: 9})
+    result = evaluate_target(session, target, 2024)
+    assert result.data_year == 2023
+    assert result.status is Status.achieved
+    assert result.reason is not None
+    assert "the deadline was 2023" in result.reason.en
+
+
+def test_no_baseline_at_the_deadline_is_judged_on_the_value(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-STRICT", plan_code="KINDS")
+    record(session, target, {2024: 9, 2025: 12})
+    assert evaluate_target(session, target, 2025).status is Status.achieved
+    early = evaluate_target(session, target, 2024)
+    assert early.status is Status.not_evaluable
+
+
+def test_coverage_names_units_without_data(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-COV", plan_code="KINDS")
+    streets = list(
+        session.scalars(
+            select(Division)
+            .where(
+                Division.level == DivisionLevel.street, Division.parent_id == division(session, JINJIANG).id
+            )
+            .order_by(Division.code)
+        )
+    )
+    for index, street in enumerate(streets):
+        values = {2020: 1.0} if index % 2 else {2020: 1.0, 2023: 1.0}
+        record(session, target, values, code=street.code)
+    result = evaluate_target(session, target, 2023)
+    assert result.units_reported == (len(streets) + 1) // 2
+    assert result.reason is not None
+    assert "not every unit reported" in result.reason.en

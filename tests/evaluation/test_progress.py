@@ -144,3 +144,13 @@ def test_no_change_required_uses_the_met_flag() -> None:
     # baseline 10 and target "> 10": equal is not met, so no progress
     assert actual_progress(10, 10, 10, higher_is_better=True, met=False) == 0.0
     assert actual_progress(11, 10, 10, higher_is_better=True, met=True) == 1.0
+
+
+def test_band_progress_counts_overshoot_as_distance() -> None:
+    from planwatch.evaluation.progress import band_progress
+
+    assert band_progress(4, 3, 5, 6) == pytest.approx(0.5)  # half-way from 3 to the band
+    assert band_progress(5.5, 3, 5, 6) == 1.0  # inside
+    assert band_progress(7, 3, 5, 6) == pytest.approx(0.5)  # 1 beyond the far side
+    assert band_progress(9, 7, 5, 6) == pytest.approx(-2.0)  # from above, moved three times as far away
+    assert band_progress(6.5, 5.5, 5, 6, met=False) == 0.0  # baseline was inside, now outside

@@ -154,3 +154,34 @@ def test_fill_in_refuses_non_finite_numbers(session: Session, bad: float) -> Non
     with pytest.raises(InvalidValueError, match="finite"):
         fill_target(session, target, value=bad, actor="x", channel="cli")
     assert target.incomplete
+
+
+def test_a_plan_cannot_drop_another_plans_indicator_source(session: Session, tmp_path: Path) -> None:
+    load_plan_file(session, MINI)
+    data = mini()
+    data["plan"]["code"] = "OTHER-PLAN"
+    del data["indicators"][0]["source_department"]
+    with pytest.raises(
+        CatalogueError, match=r"indicators\[0\] \(test_beds_share\), field 'source_department'"
+    ):
+        load_plan_file(session, write(tmp_path, data))
+
+
+def test_a_plan_cannot_rename_a_cooperating_department(session: Session, tmp_path: Path) -> None:
+    data = mini()
+    data["departments"].append({"code": "D2", "name": "协作局"})
+    data["tasks"][0]["cooperating"] = ["D2"]
+    load_plan_file(session, write(tmp_path, data, "first.yaml"))
+    other = mini()
+    other["plan"]["code"] = "OTHER-PLAN"
+    other["departments"] = [{"code": "D1", "name": "测试局"}, {"code": "D2", "name": "改名局"}]
+    with pytest.raises(CatalogueError, match=r"departments\[1\] \(D2\), field 'name'"):
+        load_plan_file(session, write(tmp_path, other, "second.yaml"))
+
+
+def test_fill_in_refuses_a_deadline_before_the_baseline(session: Session) -> None:
+    load_plan_file(session, MINI)
+    target = find_target(session, "T2", plan_code="TEST-PLAN")
+    target.baseline_year = 2022
+    with pytest.raises(InvalidValueError, match="after the target's baseline year 2022"):
+        fill_target(session, target, deadline=2021, actor="x", channel="cli")

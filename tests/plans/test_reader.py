@@ -180,3 +180,24 @@ def test_comparator_against_the_indicators_direction(tmp_path: Path) -> None:
 def test_directory_instead_of_file(tmp_path: Path) -> None:
     [message] = problems(tmp_path)
     assert "not a readable file" in message
+
+
+def test_trend_target_takes_no_number(tmp_path: Path) -> None:
+    data = mini()
+    data["targets"][0].update({"kind": "trend", "comparator": "increase", "value": 5})
+    [message] = problems(write(tmp_path, data))
+    assert "takes no value or range" in message
+
+
+def test_exponent_numbers_read_as_numbers(tmp_path: Path) -> None:
+    text = (FIXTURES / "mini_plan.yaml").read_text(encoding="utf-8").replace("value: 60", "value: 6e1")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert read_plan_file(path).targets[0].value == 60
+
+
+def test_a_pair_with_one_number(tmp_path: Path) -> None:
+    data = mini()
+    data["plan"]["period"] = [2021]
+    [message] = problems(write(tmp_path, data))
+    assert "plan (TEST-PLAN), field 'period': needs two numbers" in message

@@ -198,3 +198,35 @@ def test_target_by_district_unknown_target_and_year(client: httpx.Client) -> Non
     response = client.get(f"/api/targets/{some['id']}/divisions", params={"year": 2019})
     assert response.status_code == 404
     assert "choose a year from 2020 to 2025" in response.json()["error"]["message"]
+
+
+def test_patch_without_token_is_403_even_with_a_bad_body(client: httpx.Client) -> None:
+    assert client.patch("/api/targets/1", json={"nonsense": True}).status_code == 403
+
+
+def test_breakdown_of_a_district_coverage_target_shows_counts(client: httpx.Client) -> None:
+    targets = client.get("/api/targets").json()
+    per_district = next(
+        t for t in targets if t["kind"] == "per_unit_coverage" and t["per_unit_level"] == "district"
+    )
+    body = client.get(f"/api/targets/{per_district['id']}/divisions").json()
+    assert body["level"] == "district"
+    assert "%" not in body["measure_en"] or "share" not in body["measure_en"]
+    per_street = next(
+        t for t in targets if t["kind"] == "per_unit_coverage" and t["per_unit_level"] == "street"
+    )
+    shares = client.get(f"/api/targets/{per_street['id']}/divisions").json()
+    assert shares["measure_en"] == "share of units meeting it (%)"
+
+
+def test_evaluation_counts_list_every_status(client: httpx.Client) -> None:
+    counts = client.get("/api/evaluation", params={"year": 2025}).json()["counts"]
+    assert set(counts) == {
+        "achieved",
+        "ahead",
+        "on_track",
+        "lagging",
+        "seriously_lagging",
+        "missed",
+        "not_evaluable",
+    }

@@ -38,7 +38,11 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
         except PlanwatchError as exc:
             _fail(exc.message)
         except pydantic.ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
+                + str(e["msg"]).removeprefix("Value error, ")
+                for e in exc.errors()
+            )
             _fail(f"invalid setting ({problems}); check the PLANWATCH_* environment variables")
         except (
             sqlalchemy.exc.OperationalError,

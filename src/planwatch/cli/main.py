@@ -160,8 +160,8 @@ def _status_cell(view: TargetOut) -> Text:
         cell.append(f"\n{ev.units_meeting}/{ev.units_total} units")
     elif ev is not None and ev.actual is not None:
         cell.append(f"\n{_num(ev.actual)}")
-        if ev.simulated:
-            cell.append(" 模拟", style="yellow")
+    if ev is not None and ev.simulated and (ev.actual is not None or ev.units_meeting is not None):
+        cell.append(" 模拟", style="yellow")
     return cell
 
 
@@ -319,12 +319,12 @@ def plans_load(file: Annotated[Path, typer.Argument(help="Plan catalogue (YAML o
 @reports_errors
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", min=1, max=65535)] = None,
 ) -> None:
     """Serve the web app on an existing database."""
     settings = Settings()
     engine_for(settings).dispose()  # refuse early, with a clear message, if the schema is wrong
-    _serve(settings, host or settings.host, port or settings.port)
+    _serve(settings, host or settings.host, port if port is not None else settings.port)
 
 
 def _check_port_free(host: str, port: int) -> None:

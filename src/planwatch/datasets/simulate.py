@@ -314,11 +314,15 @@ def _coverage_units(
 ) -> dict[tuple[int, int], tuple[float, float | None, float | None]]:
     """Facilities per unit such that the share of units with at least one follows the scenario."""
     n = len(units)
-    share0 = min(0.95, 1 - math.exp(-max(sim.baseline, 0.0) / max(n, 1)))
+    yes_no = target.unit.startswith("是/否") or target.indicator.unit.startswith("是/否")
+    if yes_no:  # a yes/no indicator: the baseline counts the units that already meet it
+        share0 = min(1.0, max(sim.baseline, 0.0) / max(n, 1))
+    else:  # facilities spread at random: the share of units with at least one
+        share0 = min(0.95, 1 - math.exp(-max(sim.baseline, 0.0) / max(n, 1)))
     assert sim.scenario is not None  # noqa: S101 - checked by the caller
     pi = _pace_path(years, base_year, target.deadline_year, SCENARIO_PACE[sim.scenario], rng)
     order = rng.permutation(n)
-    extra = rng.poisson(0.3, n)
+    extra = np.zeros(n, dtype=int) if yes_no else rng.poisson(0.3, n)
     out: dict[tuple[int, int], tuple[float, float | None, float | None]] = {}
     for year in years:
         share = min(1.0, max(share0, share0 + (1 - share0) * pi[year]))

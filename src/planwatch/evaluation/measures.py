@@ -52,7 +52,9 @@ def yearly_increase_measure(series: Mapping[int, float], *, base_year: int, targ
         for year in sorted(series)
         if year > base_year and year - 1 in series
     }
-    return Measure(by_year, 0.0, target, "当年新增", "increase in the year", per_period=True)
+    last = max(series, default=base_year)
+    gaps = [year for year in range(base_year + 1, last + 1) if year not in by_year]
+    return Measure(by_year, 0.0, target, "当年新增", "increase in the year", per_period=True, gaps=gaps)
 
 
 def cumulative_measure(series: Mapping[int, float], *, base_year: int, target: float) -> Measure:

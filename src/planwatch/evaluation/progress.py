@@ -99,6 +99,32 @@ def actual_progress(
     return np.asarray(np.where(nan, np.nan, pi), dtype=float)
 
 
+def band_progress(
+    actual: ArrayLike, baseline: ArrayLike, low: ArrayLike, high: ArrayLike, *, met: ArrayLike | None = None
+) -> FloatArray:
+    """π for a two-sided target (a range, ``=`` or ``~``): 1 − d(actual) / d(baseline), where d is
+    the distance to the band [low, high] (0 inside it).
+
+    Overshooting to the far side of the band is distance too, so it is never "ahead". If the
+    baseline was already in the band, π is 1 while the target is met and 0 otherwise.
+    """
+    low_a, high_a = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+    def distance(x: ArrayLike) -> FloatArray:
+        x_a = np.asarray(x, dtype=float)
+        return np.asarray(np.maximum(low_a - x_a, 0.0) + np.maximum(x_a - high_a, 0.0), dtype=float)
+
+    d0, d = distance(baseline), distance(actual)
+    inside = d == 0 if met is None else np.asarray(met, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pi = np.where(d0 > 0, 1.0 - d / d0, np.where(inside, 1.0, 0.0))
+    nan = np.isnan(np.asarray(actual, dtype=float)) | np.isnan(np.asarray(baseline, dtype=float))
+    return np.asarray(np.where(nan, np.nan, pi), dtype=float)
+
+
+APPROX_TOLERANCE = 0.02
+"""``~`` (左右/约/接近) is met within 2 % of the value."""
+
 _COMPARE = {
     ">=": np.greater_equal,
     ">": np.greater,
@@ -114,7 +140,7 @@ def is_met(
     *,
     low: ArrayLike = np.nan,
     high: ArrayLike = np.nan,
-    tolerance: float = 0.02,
+    tolerance: float = APPROX_TOLERANCE,
 ) -> npt.NDArray[np.bool_]:
     """Whether ``actual`` meets the target ``comparator value`` (or lies in [low, high]).
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -26,8 +27,10 @@ from planwatch.evaluation.measures import (
     yearly_increase_measure,
 )
 from planwatch.evaluation.progress import (
+    APPROX_TOLERANCE,
     Status,
     actual_progress,
+    band_progress,
     classify,
     is_met,
     progress_ratio,
@@ -159,8 +162,8 @@ def evaluate_target(
 FIXED_COMPARATORS = frozenset({">=", ">", "<=", "<", "=", "~"})
 
 
-def _not_evaluable(target: Target, year: int, reason: Reason, **extra: object) -> TargetEvaluation:
-    return TargetEvaluation(target.id, target.code, year, Status.not_evaluable, reason, **extra)  # type: ignore[arg-type]
+def _not_evaluable(target: Target, year: int, reason: Reason, **extra: Any) -> TargetEvaluation:
+    return TargetEvaluation(target.id, target.code, year, Status.not_evaluable, reason, **extra)
 
 
 def _join(reasons: list[Reason]) -> Reason | None:
@@ -209,68 +212,75 @@ def _evaluate(
         coverage = _coverage(target, data, tree, scope)
         if isinstance(coverage, Reason):
             return _not_evaluable(target, year, coverage)
-        measure, simulated, units_total, meeting = coverage
+        measure, simulated, units_total, meeting, reported = coverage
     else:
         series, simulated, reported = _scope_series(data, tree, scope, population)
         measure = _measure(target, series)
-    extra: dict[str, object] = {"measure": measure, "simulated": simulated}
-    if year <= target.baseline_year:
-        reason = Reason("评估年份为基期,尚无进度可评", "the evaluation year is the base year")
+    extra: dict[str, Any] = {"measure": measure, "simulated": simulated}
+    base, deadline = target.baseline_year, target.deadline_year
+    if year <= base:
+        reason = Reason("评估年份不晚于基期,尚无进度可评", "the evaluation year is not after the base year")
         return _not_evaluable(target, year, reason, **extra)
-    if math.isnan(measure.baseline):
-        reason = Reason(
-            f"缺少基期({target.baseline_year}年)数据",
-            f"no baseline: no data for the base year {target.baseline_year}",
-        )
+    if deadline <= base:
+        reason = Reason("目标年不晚于基期,无法计算序时进度", "the deadline is not after the base year")
         return _not_evaluable(target, year, reason, **extra)
-    available = [
-        y for y, v in measure.by_year.items() if target.baseline_year < y <= year and not math.isnan(v)
-    ]
+    horizon = min(year, deadline)  # after its deadline a target is judged on its deadline year
+    available = [y for y, v in measure.by_year.items() if base < y <= horizon and not math.isnan(v)]
     if not available:
-        reason = Reason(f"截至{year}年无数据", f"no data after the base year up to {year}")
+        reason = Reason(f"基期后至{horizon}年无数据", f"no data after the base year up to {horizon}")
         return _not_evaluable(target, year, reason, **extra)
     data_year = max(available)
-    if data_year < year:
+    if horizon < year:
         notes.append(
-            Reason(f"{year}年无数据,按{data_year}年数据评估", f"no data for {year}; evaluated on {data_year}")
+            Reason(f"目标年为{deadline}年,按目标年评估", f"the deadline was {deadline}; judged on {deadline}")
         )
-    gaps = [y for y in measure.gaps if y <= data_year]
-    if gaps:
-        listed = "、".join(str(y) for y in gaps)
-        notes.append(
-            Reason(f"{listed}年无数据,累计未计入", f"no data for {', '.join(map(str, gaps))}: not in the sum")
-        )
-    if data_year in reported and reported[data_year][0] < reported[data_year][1]:
-        got, expected = reported[data_year]
+    if data_year < horizon and not measure.per_period:
         notes.append(
             Reason(
-                f"{data_year}年{expected}个单元中仅{got}个有数据",
-                f"only {got} of {expected} units reported for {data_year}",
+                f"{horizon}年无数据,按{data_year}年数据评估",
+                f"no data for {horizon}; evaluated on {data_year}",
             )
         )
+    notes.extend(_gap_notes(measure, base, data_year))
+    notes.extend(_reporting_notes(target, measure, reported, base, data_year))
     actual = measure.by_year[data_year]
-    higher = target.indicator.direction is Direction.higher_better
-    goal = measure.target
-    if bounds is not None:
-        goal, higher = _range_goal(measure.baseline, *bounds)
     met = _met(target, actual, measure)
+    done: dict[str, Any] = {
+        "data_year": data_year,
+        "actual": actual,
+        "baseline": measure.baseline,
+        "simulated": simulated,
+        "measure": measure,
+        "units_total": units_total,
+        "units_meeting": meeting.get(data_year),
+        "units_reported": reported.get(data_year, (None, None))[0],
+        "units_expected": reported.get(data_year, (None, None))[1],
+    }
     if measure.per_period:
-        tau = 1.0  # each year is its own period, complete once it has data
-        met_years = sum(
-            bool(_met(target, v, measure))
-            for y, v in measure.by_year.items()
-            if y <= data_year and not math.isnan(v)
-        )
-        counted = sum(1 for y, v in measure.by_year.items() if y <= data_year and not math.isnan(v))
-        notes.append(
-            Reason(
-                f"逐年考核:{counted}年中{met_years}年达标",
-                f"judged year by year: met in {met_years} of {counted} years",
+        return _per_period(target, year, measure, data_year, notes, done)
+    if math.isnan(measure.baseline):
+        if data_year >= deadline and target.kind is TargetKind.level:
+            notes.append(
+                Reason(
+                    "缺少基期数据,按目标年数值直接判定",
+                    "no baseline: judged at the deadline on the value alone",
+                )
             )
-        )
+            status = Status.achieved if met else Status.missed
+            return TargetEvaluation(
+                target.id, target.code, year, status, _join(notes), target=measure.target, tau=1.0, **done
+            )
+        reason = Reason(f"缺少基期({base}年)数据", f"no baseline: no data for the base year {base}")
+        return _not_evaluable(target, year, reason, **extra)
+    tau = float(time_progress(data_year, base, deadline))
+    band = _band(target, measure)
+    if band is not None:
+        goal = band[0] if measure.baseline < band[0] else band[1]
+        pi = float(band_progress(actual, measure.baseline, *band, met=met))
     else:
-        tau = float(time_progress(data_year, target.baseline_year, target.deadline_year))
-    pi = float(actual_progress(actual, measure.baseline, goal, higher_is_better=higher, met=met))
+        goal = measure.target
+        higher = target.indicator.direction is Direction.higher_better
+        pi = float(actual_progress(actual, measure.baseline, goal, higher_is_better=higher, met=met))
     status = Status(str(classify(tau, pi, met, thresholds)))
     return TargetEvaluation(
         target.id,
@@ -278,33 +288,93 @@ def _evaluate(
         year,
         status,
         _join(notes),
-        data_year=data_year,
-        actual=actual,
-        baseline=measure.baseline,
         target=goal,
         tau=tau,
         pi=pi,
         ratio=float(progress_ratio(tau, pi)),
-        simulated=simulated,
-        measure=measure,
-        units_total=units_total,
-        units_meeting=meeting.get(data_year),
-        units_reported=reported.get(data_year, (None, None))[0],
-        units_expected=reported.get(data_year, (None, None))[1],
+        **done,
     )
 
 
-def _range_goal(baseline: float, low: float, high: float) -> tuple[float, bool]:
-    """For a range target, the bound to move towards and the direction that is progress.
+def _per_period(
+    target: Target, year: int, measure: Measure, data_year: int, notes: list[Reason], done: dict[str, Any]
+) -> TargetEvaluation:
+    """每年新增 N: each year is complete once it has data and must meet N on its own; the target
+    is achieved so far only if every judged year met it."""
+    judged = {y: v for y, v in measure.by_year.items() if y <= data_year and not math.isnan(v)}
+    short = sorted(y for y, v in judged.items() if not _met(target, v, measure))
+    listed = "、".join(map(str, short))
+    notes.append(
+        Reason(
+            f"逐年考核:{len(judged)}年中{len(judged) - len(short)}年达标"
+            + (f",{listed}年未达标" if short else ""),
+            f"judged year by year: met in {len(judged) - len(short)} of {len(judged)} years"
+            + (f"; short in {', '.join(map(str, short))}" if short else ""),
+        )
+    )
+    actual = measure.by_year[data_year]
+    pi = actual / measure.target if measure.target else math.nan
+    status = Status.missed if short else Status.achieved
+    return TargetEvaluation(
+        target.id,
+        target.code,
+        year,
+        status,
+        _join(notes),
+        target=measure.target,
+        tau=1.0,
+        pi=pi,
+        ratio=pi,
+        **done,
+    )
 
-    From below the range, progress is upwards to ``low``; from above, downwards to ``high``; from
-    inside, no change is required (the goal is the baseline itself).
-    """
-    if baseline < low:
-        return low, True
-    if baseline > high:
-        return high, False
-    return baseline, True
+
+def _gap_notes(measure: Measure, base: int, data_year: int) -> list[Reason]:
+    gaps = [y for y in measure.gaps if base < y <= data_year]
+    if not gaps:
+        return []
+    listed = "、".join(map(str, gaps))
+    if measure.per_period:
+        return [
+            Reason(
+                f"{listed}年缺少数据,当年新增无法计算",
+                f"no increase can be computed for {', '.join(map(str, gaps))}",
+            )
+        ]
+    return [
+        Reason(f"{listed}年无数据,累计未计入", f"no data for {', '.join(map(str, gaps))}: not in the sum")
+    ]
+
+
+def _reporting_notes(
+    target: Target, measure: Measure, reported: dict[int, tuple[int, int]], base: int, data_year: int
+) -> list[Reason]:
+    """Name every year behind the figure in which fewer units reported than exist."""
+    if target.kind is TargetKind.cumulative or measure.per_period:
+        years = [y for y in sorted(reported) if base <= y <= data_year]
+    else:
+        years = [base, data_year]
+    partial = [(y, *reported[y]) for y in years if y in reported and reported[y][0] < reported[y][1]]
+    if not partial:
+        return []
+    zh = "、".join(f"{y}年{got}/{expected}" for y, got, expected in partial)
+    en = ", ".join(f"{y}: {got} of {expected}" for y, got, expected in partial)
+    return [Reason(f"部分单元未报送数据({zh})", f"not every unit reported ({en} units)")]
+
+
+def _band(target: Target, measure: Measure) -> tuple[float, float] | None:
+    """The band a two-sided target (a range, ``=`` or ``~``) must land in, else None."""
+    if target.range_low is not None and target.range_high is not None:
+        return target.range_low, target.range_high
+    value = measure.target
+    if target.kind is not TargetKind.level or math.isnan(value):
+        return None
+    if target.comparator.value == "=":
+        return value, value
+    if target.comparator.value == "~":
+        spread = abs(value) * APPROX_TOLERANCE
+        return value - spread, value + spread
+    return None
 
 
 def _met(target: Target, actual: float, measure: Measure) -> bool:
@@ -385,7 +455,7 @@ def _aggregate_rows(indicator: Indicator, rows: list[DataValue], population: dic
 
 def _coverage(
     target: Target, data: _Data, tree: DivisionTree, scope: Node
-) -> tuple[Measure, bool, int, dict[int, int]] | Reason:
+) -> tuple[Measure, bool, int, dict[int, int], dict[int, tuple[int, int]]] | Reason:
     """Share of units at ``per_unit_level`` under the scope whose value meets the target."""
     level = target.per_unit_level
     assert level is not None  # noqa: S101 - enforced by the catalogue schema
@@ -400,6 +470,7 @@ def _coverage(
     threshold = target.value if target.value is not None else 1.0
     shares: dict[int, float] = {}
     meeting: dict[int, int] = {}
+    reported: dict[int, tuple[int, int]] = {}
     simulated = False
     for year in data.years():
         rows = data.rows[year]
@@ -408,8 +479,10 @@ def _coverage(
         values = [_value_or_nan(rows.get(u.id)) for u in units]
         shares[year] = share_meeting(values, target.comparator.value, threshold)
         meeting[year] = round(shares[year] * len(units))
+        reported[year] = (sum(1 for v in values if not math.isnan(v)), len(units))
         simulated |= any(rows[u.id].source is ValueSource.simulated for u in units if u.id in rows)
-    return coverage_measure(shares, base_year=target.baseline_year), simulated, len(units), meeting
+    measure = coverage_measure(shares, base_year=target.baseline_year)
+    return measure, simulated, len(units), meeting, reported
 
 
 def _value_or_nan(row: DataValue | None) -> float:
@@ -465,16 +538,18 @@ class UnitValue:
     simulated: bool
 
 
-def breakdown(session: Session, target: Target, year: int) -> tuple[DivisionLevel | None, list[UnitValue]]:
+def breakdown(
+    session: Session, target: Target, year: int
+) -> tuple[DivisionLevel | None, bool, list[UnitValue]]:
     """The indicator per child division of the target's scope, in ``year`` (or the latest earlier
     year with data): rolled up like the scope itself; for per-unit coverage, the share of units in
-    each child that meet the target (%)."""
+    each child that meet the target (%). The flag says whether the values are such shares."""
     check_year(target.plan, year)
     tree = division_tree(session)
     scope = tree.nodes[target.scope_division_id]
     children = [tree.nodes[i] for i in tree.children.get(scope.id, [])]
     if not children:
-        return None, []
+        return None, False, []
     data = _Data(session, target.indicator)
     population = {k: v[0] for k, v in population_by_division(session, year).items()}
     level = children[0].level
@@ -501,7 +576,7 @@ def breakdown(session: Session, target: Target, year: int) -> tuple[DivisionLeve
                 simulated,
             )
         )
-    return level, out
+    return level, coverage, out
 
 
 def _unit_met(target: Target, value: float | None, *, coverage: bool) -> bool | None:

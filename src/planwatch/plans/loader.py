@@ -28,6 +28,7 @@ from planwatch.models import (
     Target,
     Task,
 )
+from planwatch.models.plan import task_cooperators
 from planwatch.plans.reader import direction_conflict
 from planwatch.plans.schemas import IndicatorIn, PlanFile, TargetIn, TaskIn, walk_sections
 
@@ -133,8 +134,56 @@ def _indicator_fields(indicator: IndicatorIn) -> dict[str, Any]:
         "factor": agg.factor,
         "condition_comparator": agg.comparator,
         "condition_threshold": agg.threshold,
+        "numerator_label": agg.numerator,
+        "denominator_label": agg.denominator,
+        "nature_inferred": indicator.nature_inferred,
+        "source_department": indicator.source_department,
         "levels": [level.value for level in indicator.levels],
     }
+
+
+def _stored_indicator_fields(row: Indicator) -> dict[str, Any]:
+    fields = {key: getattr(row, key) for key in _INDICATOR_COLUMNS}
+    fields["source_department"] = row.source_department.code if row.source_department else None
+    return fields
+
+
+_INDICATOR_COLUMNS = (
+    "name_zh",
+    "name_en",
+    "unit",
+    "definition",
+    "direction",
+    "nature",
+    "frequency",
+    "period_aggregation",
+    "aggregation",
+    "factor",
+    "condition_comparator",
+    "condition_threshold",
+    "numerator_label",
+    "denominator_label",
+    "nature_inferred",
+    "levels",
+)
+
+
+def _departments_used_elsewhere(session: Session, plan_code: str) -> set[int]:
+    """Departments that lead or cooperate on another plan's tasks or report another plan's indicators."""
+    other_tasks = select(Task.id).join(Plan, Task.plan_id == Plan.id).where(Plan.code != plan_code)
+    used = set(session.scalars(select(Task.lead_department_id).where(Task.id.in_(other_tasks))))
+    used |= set(
+        session.scalars(
+            select(task_cooperators.c.department_id).where(task_cooperators.c.task_id.in_(other_tasks))
+        )
+    )
+    other_indicators = (
+        select(Target.indicator_id).join(Plan, Target.plan_id == Plan.id).where(Plan.code != plan_code)
+    )
+    used |= set(
+        session.scalars(select(Indicator.source_department_id).where(Indicator.id.in_(other_indicators)))
+    )
+    return {i for i in used if i is not None}
 
 
 def _shared_conflicts(session: Session, plan_file: PlanFile, *, name: str) -> list[Problem]:
@@ -146,7 +195,8 @@ def _shared_conflicts(session: Session, plan_file: PlanFile, *, name: str) -> li
         row = session.scalar(select(Indicator).where(Indicator.code == indicator.code))
         if row is None:
             continue
-        differs = [key for key, value in _indicator_fields(indicator).items() if getattr(row, key) != value]
+        stored = _stored_indicator_fields(row)
+        differs = [key for key, value in _indicator_fields(indicator).items() if stored[key] != value]
         users = session.scalars(
             select(Plan.code)
             .join(Target, Target.plan_id == Plan.id)
@@ -163,22 +213,18 @@ def _shared_conflicts(session: Session, plan_file: PlanFile, *, name: str) -> li
                     "use the same definition or give this indicator another code",
                 )
             )
+    used_elsewhere = _departments_used_elsewhere(session, code)
     for index, dept in enumerate(plan_file.departments):
         existing = session.scalar(select(Department).where(Department.code == dept.code))
         if existing is None or (existing.name_zh, existing.name_en) == (dept.name, dept.name_en):
             continue
-        lead = (
-            select(Plan.code)
-            .join(Task, Task.plan_id == Plan.id)
-            .where(Task.lead_department_id == existing.id, Plan.code != code)
-        )
-        if session.scalars(lead).first() is not None:
+        if existing.id in used_elsewhere:
             problems.append(
                 Problem(
                     name,
                     f"departments[{index}] ({dept.code})",
                     "name",
-                    f"another plan's tasks name this department '{existing.name_zh}'; use the same name or another code",
+                    f"another plan uses this department as '{existing.name_zh}'; use the same name or another code",
                 )
             )
     return problems

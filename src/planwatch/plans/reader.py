@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def _parse(name: str, text: str, *, json_only: bool) -> Any:
     try:
         if json_only:
             return json.loads(text)
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise CatalogueError([Problem(name, where, "", f"not valid JSON: {exc.msg}")]) from None
@@ -50,6 +51,24 @@ def _parse(name: str, text: str, *, json_only: bool) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc)
         raise CatalogueError([Problem(name, where, "", f"not valid YAML: {reason}")]) from None
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading 1e5 and 1.2e4 as numbers (YAML 1.1 wants 1.0e+5)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
 
 
 def validate_plan_data(raw: Any, *, name: str) -> PlanFile:
@@ -80,6 +99,8 @@ def _problem_from_error(name: str, raw: dict[str, Any], err: Any) -> Problem:
     message = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown field; check the spelling against docs/catalogue-format.md"
+    elif err["type"] == "missing" and isinstance(loc[-1], int):
+        message = "needs two numbers, e.g. [2021, 2025] or [low, high]"
     elif err["type"] == "missing":
         message = "required field is missing"
     elif err["type"] == "literal_error" and field == "format":

@@ -188,6 +188,9 @@ class TargetIn(_Strict):
                 f"target does; got kind {self.kind.value} with comparator {self.comparator.value}"
             )
             raise ValueError(msg)
+        if self.kind is TargetKind.trend and (self.value is not None or self.range is not None):
+            msg = "a trend target (持续上升/下降) takes no value or range"
+            raise ValueError(msg)
         if self.incomplete and not self.incomplete_reason:
             msg = "incomplete targets need incomplete_reason (what is missing and why)"
             raise ValueError(msg)

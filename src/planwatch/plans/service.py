@@ -77,6 +77,9 @@ def fill_target(
     ):
         msg = f"deadline {deadline} is outside the plan period {plan.period_start}–{plan.period_end}"
         raise InvalidValueError(msg)
+    if deadline is not None and deadline <= target.baseline_year:
+        msg = f"deadline {deadline} must lie after the target's baseline year {target.baseline_year}"
+        raise InvalidValueError(msg)
     wanted: dict[str, object] = {}
     if value is not None:
         wanted |= {"value": value, "range_low": None, "range_high": None}

@@ -363,6 +363,7 @@ class BreakdownOut(BaseModel):
     level_zh: str | None
     measure_zh: str
     measure_en: str
+    simulated: bool
     units: list[UnitValueOut]
     map: MapOut | None
 
@@ -370,7 +371,7 @@ class BreakdownOut(BaseModel):
 def target_breakdown(session: Session, target_id: int, year: int) -> BreakdownOut:
 
     target = get_target(session, target_id)
-    level, units = breakdown(session, target, year)
+    level, coverage, units = breakdown(session, target, year)
     colours, breaks = classes([u.value for u in units])
     geometries = dict(
         session.execute(
@@ -380,7 +381,6 @@ def target_breakdown(session: Session, target_id: int, year: int) -> BreakdownOu
         ).all()
     )
     frame = project(tuple(sorted(geometries.items()))) if geometries else None
-    coverage = target.kind.value == "per_unit_coverage"
     return BreakdownOut(
         target=target.code,
         year=year,
@@ -390,6 +390,7 @@ def target_breakdown(session: Session, target_id: int, year: int) -> BreakdownOu
         measure_en="share of units meeting it (%)"
         if coverage
         else f"{target.indicator.name_en or target.indicator.code} ({target.indicator.unit})",
+        simulated=any(u.simulated for u in units),
         units=[
             UnitValueOut(
                 code=u.code,

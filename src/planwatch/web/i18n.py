@@ -64,6 +64,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "division": {"zh": "区划", "en": "Division"},
     "meets_target": {"zh": "达到目标", "en": "Meets target"},
     "no_data": {"zh": "无数据", "en": "no data"},
+    "value": {"zh": "数值", "en": "Value"},
     "chart_title": {
         "zh": "基期、序时进度路径、实际值与目标",
         "en": "Baseline, expected path, actual values and target",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from planwatch.divisions.schemas import DivisionOut
 from planwatch.divisions.service import get_division, list_divisions
 from planwatch.errors import ForbiddenError
+from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.models.enums import DivisionLevel
 from planwatch.plans.schemas import Number
@@ -95,19 +96,30 @@ def api_target_divisions(
     return target_breakdown(session, target_id, year)
 
 
+def require_admin(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Catalogue edits need the administrator token; checked before the request body is read."""
+    token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    if token is None:
+        msg = "catalogue edits over the API are disabled; set PLANWATCH_ADMIN_TOKEN or use `planwatch targets set`"
+        raise ForbiddenError(msg)
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        msg = "a valid administrator token is required (Authorization: Bearer …)"
+        raise ForbiddenError(msg)
+
+
 @router.patch(
     "/targets/{target_id}",
     response_model=TargetOut,
     summary="Fill in a target's missing number (administrators)",
+    dependencies=[Depends(require_admin)],
 )
 def api_patch_target(
     target_id: int,
     patch: TargetPatch,
     session: SessionDep,
     settings: SettingsDep,
-    authorization: Annotated[str | None, Header()] = None,
 ) -> TargetOut:
-    _require_admin(settings.admin_token.get_secret_value() if settings.admin_token else None, authorization)
     target = get_target(session, target_id)
     fill_target(
         session,
@@ -121,16 +133,6 @@ def api_patch_target(
     )
     year = latest_data_year(session, target.plan)
     return target_view(session, target_id, year, thresholds=settings.thresholds)
-
-
-def _require_admin(token: str | None, authorization: str | None) -> None:
-    if token is None:
-        msg = "catalogue edits over the API are disabled; set PLANWATCH_ADMIN_TOKEN or use `planwatch targets set`"
-        raise ForbiddenError(msg)
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        msg = "a valid administrator token is required (Authorization: Bearer …)"
-        raise ForbiddenError(msg)
 
 
 @router.get("/divisions", response_model=list[DivisionOut], summary="Divisions, filtered by level or parent")
@@ -159,10 +161,9 @@ def api_evaluation(
 ) -> EvaluationSummary:
     plan_row = get_plan(session, plan)
     views = list_target_views(session, plan_row, year, thresholds=settings.thresholds)
-    counts: dict[str, int] = {}
+    counts = {status.value: 0 for status in Status}
     for view in views:
-        key = view.status or "not_evaluable"
-        counts[key] = counts.get(key, 0) + 1
+        counts[view.status or Status.not_evaluable.value] += 1
     return EvaluationSummary(
         plan=plan_row.code,
         year=year,
