@@ -10,25 +10,93 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import uvicorn
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from planwatch.accounts import service as account_service
+from planwatch.audit.security_log import SYSTEM
+from planwatch.clock import system_clock
 from planwatch.config import Settings
 from planwatch.datasets import CHENGDU_PLAN_CODE, chengdu_path
 from planwatch.datasets.simulate import read_simulation_file, simulate
 from planwatch.db import make_engine, migrate, session_factory, transaction
 from planwatch.divisions.service import load_divisions
 from planwatch.evaluation.service import get_plan
+from planwatch.models.enums import Role, ScopeKind
 from planwatch.plans.service import load_plan_file
 
 SEED_PATH = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_eae1a0beed5f6aab.txt"
+DATA_KEY = Fernet.generate_key().decode()
+"""One data key for the whole run: the test settings encrypt personal data with it."""
+
+
+def settings_for(url: str, **overrides: object) -> Settings:
+    """Settings for a database under test: a data key, cookies usable over plain http."""
+    values: dict[str, object] = {
+        "database_url": url,
+        "data_key": DATA_KEY,
+        "cookie_secure": False,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+STRONG = "Qz7!"
+"""Prefix that gives test passwords three character classes; a random tail makes them unique."""
+
+
+def strong_password() -> str:
+    import secrets
+
+    return STRONG + secrets.token_hex(8)
+
+
+def make_user(
+    url: str,
+    username: str,
+    roles: list[Role],
+    *,
+    capture: list[str] = (),  # type: ignore[assignment]
+    view: list[str] = (),  # type: ignore[assignment]
+    departments: list[str] = (),  # type: ignore[assignment]
+    password: str | None = None,
+    phone: str | None = None,
+    must_change: bool = False,
+) -> str:
+    """Create an account in the database at ``url``; return its password."""
+    password = password or strong_password()
+    engine = make_engine(url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            now = system_clock()
+            settings = settings_for(url)
+            user = account_service.create_user(
+                session, username=username, password=password, settings=settings, actor=SYSTEM, now=now,
+                phone=phone, must_change_password=must_change,
+            )  # fmt: skip
+            for role in roles:
+                account_service.grant_role(session, user, role, actor=SYSTEM, now=now)
+            for kind, codes in (
+                (ScopeKind.capture, capture),
+                (ScopeKind.view, view),
+                (ScopeKind.department, departments),
+            ):
+                for code in codes:
+                    account_service.grant_scope(session, user, kind, code, actor=SYSTEM, now=now)
+    finally:
+        engine.dispose()
+    return password
+
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -162,11 +230,14 @@ class _Server(uvicorn.Server):
         pass
 
 
-def run_live_server(settings: Settings) -> Iterator[LiveServer]:
+def run_live_server(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> Iterator[LiveServer]:
     from planwatch.web.app import create_app
 
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(settings, clock=clock) if clock is not None else create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -185,7 +256,7 @@ def run_live_server(settings: Settings) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def live_server(demo_url: str) -> Iterator[LiveServer]:
     """The real app served by uvicorn on a free local port, on the demo database (read-only use)."""
-    yield from run_live_server(Settings(database_url=demo_url))
+    yield from run_live_server(settings_for(demo_url))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -50,6 +50,28 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     language: str = "zh"
     """Default UI language: ``zh`` (Chinese) or ``en``."""
-    admin_token: SecretStr | None = None
-    """Bearer token that allows catalogue edits over the API; unset means the API is read-only."""
     thresholds: StatusThresholds = Field(default_factory=StatusThresholds)
+
+    demo: bool = False
+    """Demo mode: accounts are created with known passwords that need no change at first login."""
+    dengbao_mode: bool = True
+    """等保 mode: password complexity classes and rotation for administrators (GB/T 22239-2019)."""
+    password_min_length: int = Field(default=12, ge=8, le=64)
+    password_rotation_days: int = Field(default=90, ge=1)
+    """等保 mode: administrators must change their password after this many days."""
+    lockout_failures: int = Field(default=5, ge=1)
+    lockout_window_minutes: int = Field(default=15, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    ip_failures_per_window: int = Field(default=50, ge=1)
+    """Failed logins from one address within the lockout window before it gets 429."""
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    token_max_days: int = Field(default=365, ge=1)
+    cookie_secure: bool = True
+    """Session cookies only over HTTPS (browsers also send them to http://127.0.0.1 and localhost)."""
+    data_key: SecretStr | None = None
+    """Key (Fernet, urlsafe base64) that encrypts personal data in the database; if unset, the key
+    file below is used (and created by `planwatch init`)."""
+    key_file: Path = Field(default_factory=lambda: Path.cwd() / "planwatch.key")
+    log_retention_days: int = Field(default=365, ge=184)
+    """Security-log retention; the law's floor is six months (184 days)."""

@@ -24,6 +24,17 @@ class NotFoundError(PlanwatchError):
     status_code = 404
 
 
+class UnauthorizedError(PlanwatchError):
+    """No valid credentials (an expired or revoked token, a bad login)."""
+
+    status_code = 401
+
+
+class OutOfScopeError(NotFoundError):
+    """An object outside the caller's scope: answered exactly like a missing one (404), but
+    recorded as an access denial."""
+
+
 class ForbiddenError(PlanwatchError):
     """The caller may not do this."""
 

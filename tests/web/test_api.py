@@ -7,10 +7,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from planwatch.config import Settings
-from tests.conftest import LiveServer, build_demo_database, database_url, run_live_server
+from planwatch.models.enums import Role
+from tests.conftest import (
+    LiveServer,
+    build_demo_database,
+    database_url,
+    make_user,
+    run_live_server,
+    settings_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,38 +109,55 @@ def test_plotly_is_served_locally(client: httpx.Client) -> None:
     assert len(response.content) > 1_000_000
 
 
-def test_patch_is_refused_without_configured_token(client: httpx.Client) -> None:
+def test_patch_needs_a_signed_in_planner(client: httpx.Client) -> None:
     response = client.patch("/api/targets/1", json={"value": 1})
     assert response.status_code == 403
-    assert "PLANWATCH_ADMIN_TOKEN" in response.json()["error"]["message"]
+    assert "sign in first" in response.json()["error"]["message"]
 
 
 @pytest.fixture(scope="module")
-def writable_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def writable(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
     url = database_url(backend, tmp_path_factory, "writable")
     build_demo_database(url)
-    yield from run_live_server(Settings(database_url=url, admin_token=SecretStr("s3cret-token")))
+    yield from ((server, url) for server in run_live_server(settings_for(url)))
 
 
-def test_administrator_fills_in_a_target_over_the_api(writable_server: LiveServer) -> None:
-    with httpx.Client(base_url=writable_server.url, timeout=30) as http:
+def sign_in(http: httpx.Client, username: str, password: str) -> str:
+    """Sign in through the API; return the session's CSRF token."""
+    response = http.post("/api/session", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return str(response.json()["csrf_token"])
+
+
+def test_planner_fills_in_a_target_over_the_api(writable: tuple[LiveServer, str]) -> None:
+    server, url = writable
+    password = make_user(url, "planner_api", [Role.planner], capture=["510100"])
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        csrf = sign_in(http, "planner_api", password)
         targets = http.get("/api/targets").json()
         lost = next(t for t in targets if t["incomplete"] and t["kind"] == "level")
-        url = f"/api/targets/{lost['id']}"
-        assert http.patch(url, json={"value": 90}).status_code == 403
-        wrong = http.patch(url, json={"value": 90}, headers={"Authorization": "Bearer nope"})
-        assert wrong.status_code == 403
-        unknown = http.patch(
-            url, json={"value": 90, "incomplete": False}, headers={"Authorization": "Bearer s3cret-token"}
-        )
+        path = f"/api/targets/{lost['id']}"
+        assert http.patch(path, json={"value": 90}).status_code == 403  # no CSRF token
+        unknown = http.patch(path, json={"value": 90, "incomplete": False}, headers={"X-CSRF-Token": csrf})
         assert unknown.status_code == 422
-        ok = http.patch(
-            url, json={"value": 90, "note": "纲要表"}, headers={"Authorization": "Bearer s3cret-token"}
-        )
+        ok = http.patch(path, json={"value": 90, "note": "纲要表"}, headers={"X-CSRF-Token": csrf})
         assert ok.status_code == 200, ok.text
         assert ok.json()["value"] == 90
         assert ok.json()["incomplete"] is False
-        assert http.get(url).json()["value"] == 90
+        assert http.get(path).json()["value"] == 90
+
+
+def test_district_reporter_cannot_edit_a_city_target(writable: tuple[LiveServer, str]) -> None:
+    server, url = writable
+    password = make_user(url, "jinjiang_api", [Role.planner], capture=["510104"])
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        csrf = sign_in(http, "jinjiang_api", password)
+        target = http.get("/api/targets").json()[0]
+        response = http.patch(
+            f"/api/targets/{target['id']}", json={"value": 2}, headers={"X-CSRF-Token": csrf}
+        )
+        assert response.status_code == 404  # out of scope looks like missing
+        assert response.json()["error"]["type"] == "NotFoundError"
 
 
 def test_docs_page_lists_patch(client: httpx.Client, tmp_path: Path) -> None:
@@ -200,7 +223,7 @@ def test_target_by_district_unknown_target_and_year(client: httpx.Client) -> Non
     assert "choose a year from 2020 to 2025" in response.json()["error"]["message"]
 
 
-def test_patch_without_token_is_403_even_with_a_bad_body(client: httpx.Client) -> None:
+def test_anonymous_write_is_403_even_with_a_bad_body(client: httpx.Client) -> None:
     assert client.patch("/api/targets/1", json={"nonsense": True}).status_code == 403
 
 

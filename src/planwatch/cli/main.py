@@ -13,8 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from planwatch.accounts.bootstrap import ADMINISTRATORS, DEMO_ACCOUNTS, Credential, bootstrap_accounts
+from planwatch.cli.accounts import audit_app, generate_password, tokens_app, users_app
 from planwatch.cli.context import console, engine_for, print_json, reports_errors, unit_of_work
+from planwatch.clock import system_clock
 from planwatch.config import Settings
+from planwatch.crypto import ensure_key_file
 from planwatch.datasets import CHENGDU_PLAN_CODE, chengdu_path
 from planwatch.datasets.simulate import read_simulation_file, simulate
 from planwatch.db import make_engine, migrate, session_factory, transaction
@@ -35,6 +39,9 @@ plans_app = typer.Typer(help="Plan catalogues: load a plan file.", no_args_is_he
 targets_app = typer.Typer(help="List targets, or fill in a number the source lost.")
 app.add_typer(plans_app, name="plans")
 app.add_typer(targets_app, name="targets")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(audit_app, name="audit")
 
 STATUS_STYLE = {
     Status.achieved: "bold green",
@@ -76,6 +83,10 @@ def _print_load_report(report: LoadReport, path: Path) -> None:
 
 
 def _init(settings: Settings) -> None:
+    if settings.data_key is None and ensure_key_file(settings.key_file):
+        console.print(
+            f"created the data key {settings.key_file} (keep it apart from database backups; 数据密钥)"
+        )
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)
@@ -88,14 +99,37 @@ def _init(settings: Settings) -> None:
                 progress=progress,
             )
             report = load_plan_file(session, chengdu_path("plan.yaml"))
+            specs = DEMO_ACCOUNTS if settings.demo else ADMINISTRATORS
+            credentials = bootstrap_accounts(
+                session,
+                settings,
+                now=system_clock(),
+                passwords={s.username: generate_password(settings, s.username) for s in specs},
+            )
         console.print(
             f"divisions: {divisions.created} created, {divisions.updated} updated, "
             f"{divisions.unchanged} unchanged; {divisions.boundaries} boundaries; "
             f"{divisions.population_rows} population rows"
         )
         _print_load_report(report, chengdu_path("plan.yaml"))
+        _print_credentials(credentials, demo=settings.demo)
     finally:
         engine.dispose()
+
+
+def _print_credentials(credentials: list[Credential], *, demo: bool) -> None:
+    if not credentials:
+        return
+    table = Table(
+        title="accounts created — passwords shown once (账户已创建,密码仅显示一次)", header_style="bold"
+    )
+    for column in ("user", "role", "password"):
+        table.add_column(column, no_wrap=True)
+    for c in credentials:
+        table.add_row(c.username, f"{c.role.zh} {c.role.value}", Text(c.password))
+    console.print(table)
+    if not demo:
+        console.print("Each administrator must choose a new password at first sign-in (首次登录须修改密码).")
 
 
 @app.command()
@@ -356,7 +390,7 @@ def demo(
 ) -> None:
     """Set up the Chengdu example (init + simulate + evaluate) and serve it on 127.0.0.1:8000."""
     started = time.perf_counter()
-    settings = Settings()
+    settings = Settings(demo=True)
     if serve_app:  # fail before the set-up work, not after it
         _check_port_free(settings.host, settings.port)
     _init(settings)

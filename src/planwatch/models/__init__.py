@@ -1,5 +1,15 @@
 """Every ORM table of planwatch. Import from here so Alembic sees the whole schema."""
 
+from planwatch.models.account import (
+    ApiToken,
+    AuditChainHead,
+    AuthSession,
+    LoginAttempt,
+    SecurityEvent,
+    User,
+    UserRole,
+    UserScope,
+)
 from planwatch.models.base import Base
 from planwatch.models.data_value import DataValue
 from planwatch.models.division import Division, Population
@@ -7,16 +17,24 @@ from planwatch.models.indicator import Indicator, Target
 from planwatch.models.plan import CatalogueChange, Department, Milestone, Plan, Section, Task
 
 __all__ = [
+    "ApiToken",
+    "AuditChainHead",
+    "AuthSession",
     "Base",
     "CatalogueChange",
     "DataValue",
     "Department",
     "Division",
     "Indicator",
+    "LoginAttempt",
     "Milestone",
     "Plan",
     "Population",
     "Section",
+    "SecurityEvent",
     "Target",
     "Task",
+    "User",
+    "UserRole",
+    "UserScope",
 ]

@@ -130,3 +130,24 @@ class PopulationSource(LabelledEnum):
     census = "census2020", "第七次全国人口普查"
     statistics = "statistics", "统计年鉴"
     simulated = "simulated", "模拟数据"
+
+
+class Role(LabelledEnum):
+    """Built-in roles. The three administrators (三权分立) are mutually exclusive."""
+
+    planner = "planner", "规划处"
+    department_reporter = "department_reporter", "部门填报员"
+    district_reporter = "district_reporter", "区县填报员"
+    reviewer = "reviewer", "审阅人(只读)"
+    sys_admin = "sys_admin", "系统管理员"
+    security_admin = "security_admin", "安全管理员"
+    audit_admin = "audit_admin", "审计管理员"
+
+
+ADMIN_ROLES = frozenset({Role.sys_admin, Role.security_admin, Role.audit_admin})
+
+
+class ScopeKind(LabelledEnum):
+    capture = "capture", "填报范围"
+    view = "view", "查看范围"
+    department = "department", "部门范围"

@@ -7,17 +7,24 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from planwatch import __version__
+from planwatch.accounts.principal import anonymous
+from planwatch.audit.security_log import record
+from planwatch.clock import Clock, system_clock
 from planwatch.config import Settings
 from planwatch.db import check_schema, make_engine, session_factory
-from planwatch.errors import PlanwatchError
+from planwatch.errors import ForbiddenError, OutOfScopeError, PlanwatchError, UnauthorizedError
+from planwatch.web.api.accounts import router as accounts_router
 from planwatch.web.api.routes import router as api_router
+from planwatch.web.deps import csrf_guard
+from planwatch.web.pages.accounts import router as account_pages_router
 from planwatch.web.pages.routes import render_error
 from planwatch.web.pages.routes import router as pages_router
 
@@ -35,7 +42,27 @@ def _wants_json(request: Request) -> bool:
     return path.startswith(("/api", "/openapi")) or path.endswith(".json")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _record_denial(request: Request, exc: PlanwatchError) -> None:
+    """Access denials go to the security log in a transaction of their own (the request's own
+    transaction is rolled back by the error)."""
+    principal = getattr(request.state, "principal", None) or anonymous(
+        request.client.host if request.client else "-", getattr(request.state, "request_id", "-")
+    )
+    with request.app.state.sessions() as session, session.begin():
+        record(
+            session,
+            principal.actor,
+            "access.denied",
+            now=request.app.state.clock(),
+            object_type="route",
+            object_id=f"{request.method} {request.url.path}",
+            result="denied",
+            detail={"status": exc.status_code, "reason": type(exc).__name__},
+        )
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+    """The web app on an existing database; ``clock`` is injectable so tests move time."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -54,15 +81,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # the default page loads Swagger UI from a CDN; /docs is served locally
         redoc_url=None,
+        dependencies=[Depends(csrf_guard)],  # every route resolves its caller; unsafe calls need CSRF
     )
     app.state.settings = settings
+    app.state.clock = clock
 
     @app.exception_handler(PlanwatchError)
     async def planwatch_error(request: Request, exc: PlanwatchError) -> Response:
+        if isinstance(exc, ForbiddenError | UnauthorizedError | OutOfScopeError):
+            await run_in_threadpool(_record_denial, request, exc)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
         if _wants_json(request):
+            kind = "NotFoundError" if isinstance(exc, OutOfScopeError) else type(exc).__name__
             return JSONResponse(
-                {"error": {"type": type(exc).__name__, "message": exc.message}},
+                {"error": {"type": kind, "message": exc.message}},
                 status_code=exc.status_code,
+                headers=headers,
             )
         return render_error(request, exc.status_code, exc.message)
 
@@ -94,5 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api_router)
+    app.include_router(accounts_router)
+    app.include_router(account_pages_router)
     app.include_router(pages_router)
     return app

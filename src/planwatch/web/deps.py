@@ -1,15 +1,29 @@
-"""Request-scoped dependencies: a database session per request, settings, language."""
+"""Request-scoped dependencies: a database session per request, settings, language, the clock,
+and the acting principal (session cookie, API token or anonymous)."""
 
 from __future__ import annotations
 
+import hmac
+import uuid
 from collections.abc import Iterator
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from planwatch.accounts.policy import Operation
+from planwatch.accounts.principal import Principal, anonymous
+from planwatch.accounts.service import principal_for, resolve_session, resolve_token
 from planwatch.config import Settings
+from planwatch.divisions.service import division_tree
+from planwatch.errors import ForbiddenError, UnauthorizedError
 from planwatch.web.i18n import LANGUAGES
+
+SESSION_COOKIE = "pw_session"
+CSRF_COOKIE = "pw_csrf"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -24,6 +38,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock()
+    return now
+
+
 def get_language(request: Request) -> str:
     lang = request.query_params.get("lang") or request.cookies.get("lang")
     if lang in LANGUAGES:
@@ -35,3 +54,95 @@ def get_language(request: Request) -> str:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LanguageDep = Annotated[str, Depends(get_language)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def source_ip(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.state.request_id = uuid.uuid4().hex
+    return str(rid)
+
+
+def get_principal(request: Request, session: SessionDep, settings: SettingsDep, now: NowDep) -> Principal:
+    """Who is calling. A bearer token authenticates a machine client and never a browser session;
+    a session cookie a person; neither, the anonymous public."""
+    ip, rid = source_ip(request), request_id(request)
+    authorization = request.headers.get("authorization", "")
+    principal = anonymous(ip, rid)
+    if authorization:
+        scheme, _, secret = authorization.partition(" ")
+        token = resolve_token(session, secret.strip(), now=now) if scheme.lower() == "bearer" else None
+        if token is None:
+            request.state.principal = principal
+            raise UnauthorizedError("the API token is unknown, expired or revoked")
+        principal = principal_for(
+            token.user,
+            division_tree(session),
+            via="token",
+            settings=settings,
+            now=now,
+            source_ip=ip,
+            request_id=rid,
+        )
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        auth = resolve_session(session, cookie, settings=settings, now=now)
+        if auth is not None:
+            principal = principal_for(
+                auth.user,
+                division_tree(session),
+                via="session",
+                settings=settings,
+                now=now,
+                session_id=auth.id,
+                csrf_token=auth.csrf_token,
+                source_ip=ip,
+                request_id=rid,
+            )
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def requires(operation: Operation) -> Any:
+    """A route dependency that checks the policy table before the request body is even read.
+    Routes declare it in their decorator; the route sweep test reads ``operation`` back."""
+
+    def permission(principal: PrincipalDep) -> None:
+        principal.require(operation)
+
+    permission.operation = operation  # type: ignore[attr-defined]
+    return Depends(permission)
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+ANONYMOUS_WRITES = frozenset({"/api/session", "/login"})
+"""The only unsafe requests the anonymous public may make: signing in."""
+
+
+async def csrf_guard(request: Request, principal: PrincipalDep) -> None:
+    """The public may only read (and sign in) [ACC-4]. Every unsafe request made with a browser session carries the session's CSRF token (header
+    ``X-CSRF-Token`` or form field ``csrf_token``); an anonymous form (the login form) carries the
+    token of its ``pw_csrf`` cookie. Token-authenticated and JSON-only anonymous calls need none."""
+    if request.method not in UNSAFE:
+        return
+    if principal.anonymous and request.url.path not in ANONYMOUS_WRITES:
+        raise ForbiddenError("sign in first (登录后再操作); the public may only read")
+    is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
+    given = request.headers.get(CSRF_HEADER, "")
+    if not given and is_form:
+        given = str((await request.form()).get("csrf_token", ""))
+    if principal.via == "session":
+        expected = principal.csrf_token or ""
+    elif principal.anonymous and is_form:
+        expected = request.cookies.get(CSRF_COOKIE, "")
+    else:
+        return
+    if not (expected and given and hmac.compare_digest(given.encode(), expected.encode())):
+        raise ForbiddenError("missing or wrong CSRF token; reload the page and try again (请刷新页面后重试)")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from planwatch.accounts.policy import Operation
+from planwatch.audit.security_log import record
 from planwatch.divisions.schemas import DivisionOut
 from planwatch.divisions.service import get_division, list_divisions
-from planwatch.errors import ForbiddenError
 from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.models.enums import DivisionLevel
@@ -25,7 +25,7 @@ from planwatch.plans.views import (
     target_breakdown,
     target_view,
 )
-from planwatch.web.deps import SessionDep, SettingsDep
+from planwatch.web.deps import NowDep, PrincipalDep, SessionDep, SettingsDep, requires
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -54,7 +54,6 @@ class TargetPatch(BaseModel):
     range: tuple[Number, Number] | None = None
     deadline: int | None = None
     note: str | None = Field(default=None, max_length=2000)
-    by: str = Field(default="admin (API)", max_length=200)
 
 
 @router.get("/targets", response_model=list[TargetOut], summary="Every target with its status")
@@ -96,41 +95,35 @@ def api_target_divisions(
     return target_breakdown(session, target_id, year)
 
 
-def require_admin(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """Catalogue edits need the administrator token; checked before the request body is read."""
-    token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    if token is None:
-        msg = "catalogue edits over the API are disabled; set PLANWATCH_ADMIN_TOKEN or use `planwatch targets set`"
-        raise ForbiddenError(msg)
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        msg = "a valid administrator token is required (Authorization: Bearer …)"
-        raise ForbiddenError(msg)
-
-
 @router.patch(
     "/targets/{target_id}",
     response_model=TargetOut,
-    summary="Fill in a target's missing number (administrators)",
-    dependencies=[Depends(require_admin)],
+    summary="Fill in a target's missing number (planners, within their capture scope)",
+    dependencies=[requires(Operation.catalogue_edit)],
 )
 def api_patch_target(
     target_id: int,
     patch: TargetPatch,
+    principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
+    now: NowDep,
 ) -> TargetOut:
     target = get_target(session, target_id)
-    fill_target(
+    principal.require_capture(target.scope_division_id, "target")
+    changes = fill_target(
         session,
         target,
         value=patch.value,
         range_=patch.range,
         deadline=patch.deadline,
-        actor=patch.by,
+        actor=principal.username,
         channel="api",
         note=patch.note,
     )
+    if changes:
+        record(session, principal.actor, "catalogue.edit", now=now, object_type="target", object_id=target.code,
+               detail={"changes": {k: [str(v[0]), str(v[1])] for k, v in changes.items()}, "note": patch.note or ""})  # fmt: skip
     year = latest_data_year(session, target.plan)
     return target_view(session, target_id, year, thresholds=settings.thresholds)
 

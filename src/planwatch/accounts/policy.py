@@ -1,0 +1,60 @@
+"""One policy table (role × operation) drives every permission check; anything not listed is denied.
+
+三权分立: the system administrator runs accounts and configuration, the security administrator
+grants roles, scopes and tokens, the audit administrator reads the security log. None of them can
+do the others' work, and no user can hold two of these roles.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from planwatch.models.enums import ADMIN_ROLES, Role
+
+
+class Operation(enum.StrEnum):
+    catalogue_read = "catalogue.read"
+    """Read plans, targets and their evaluation beyond what is public."""
+    catalogue_edit = "catalogue.edit"
+    """Fill in or correct a target (within the capture scope)."""
+    data_read = "data.read"
+    """Read indicator values of divisions in the view scope."""
+    data_write = "data.write"
+    """Report indicator values for divisions in the capture scope."""
+    accounts_read = "accounts.read"
+    accounts_manage = "accounts.manage"
+    """Create, disable and re-enable accounts; reset passwords."""
+    grants_manage = "grants.manage"
+    """Grant and revoke roles and scopes."""
+    tokens_manage = "tokens.manage"
+    audit_read = "audit.read"
+    pii_unmask = "pii.unmask"
+
+
+_BUSINESS_READ = {Operation.catalogue_read, Operation.data_read}
+
+POLICY: dict[Role, frozenset[Operation]] = {
+    Role.planner: frozenset(
+        {*_BUSINESS_READ, Operation.catalogue_edit, Operation.data_write, Operation.pii_unmask}
+    ),
+    Role.department_reporter: frozenset({*_BUSINESS_READ, Operation.data_write}),
+    Role.district_reporter: frozenset({*_BUSINESS_READ, Operation.data_write}),
+    Role.reviewer: frozenset(_BUSINESS_READ),
+    Role.sys_admin: frozenset({Operation.accounts_read, Operation.accounts_manage}),
+    Role.security_admin: frozenset(
+        {Operation.accounts_read, Operation.grants_manage, Operation.tokens_manage, Operation.pii_unmask}
+    ),
+    Role.audit_admin: frozenset({Operation.audit_read}),
+}
+
+
+def allowed(roles: frozenset[Role] | set[Role], operation: Operation) -> bool:
+    """Whether any of ``roles`` may perform ``operation`` (deny by default)."""
+    return any(operation in POLICY.get(role, frozenset()) for role in roles)
+
+
+def conflicting_admin_role(current: set[Role], new: Role) -> Role | None:
+    """The administrator role that ``new`` would clash with (三权分立), if any."""
+    if new not in ADMIN_ROLES:
+        return None
+    return next((role for role in current if role in ADMIN_ROLES and role is not new), None)

@@ -1,0 +1,567 @@
+"""Account use cases: users, roles, scopes, login with lockout, sessions, API tokens, unmasking.
+
+Every change is recorded in the security log in the same transaction. Time comes in as ``now``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from planwatch.accounts.passwords import (
+    DUMMY_HASH,
+    PasswordPolicy,
+    hash_password,
+    password_problems,
+    verify_password,
+)
+from planwatch.accounts.policy import Operation, conflicting_admin_role
+from planwatch.accounts.principal import Principal, Via, expand
+from planwatch.audit.security_log import Actor, record
+from planwatch.clock import as_utc
+from planwatch.config import Settings
+from planwatch.crypto import decrypt, encrypt
+from planwatch.divisions.tree import DivisionTree
+from planwatch.errors import ForbiddenError, InvalidValueError, NotFoundError, PlanwatchError
+from planwatch.models import (
+    ApiToken,
+    AuthSession,
+    Department,
+    Division,
+    LoginAttempt,
+    User,
+    UserRole,
+    UserScope,
+)
+from planwatch.models.enums import ADMIN_ROLES, Role, ScopeKind
+from planwatch.pii import mask_phone
+
+LOGIN_FAILED = (
+    "用户名或密码错误,或账户暂时不可用 / wrong user name or password, or the account is unavailable"
+)
+TOKEN_PREFIX = "pw_"  # noqa: S105 - the public prefix of tokens, not a secret
+
+
+class ConflictError(PlanwatchError):
+    status_code = 409
+
+
+class RateLimitedError(PlanwatchError):
+    status_code = 429
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def normalise_username(username: str) -> str:
+    name = unicodedata.normalize("NFKC", username).strip()
+    if not 1 <= len(name) <= 150 or any(unicodedata.category(c).startswith("C") for c in name):
+        msg = "a user name has 1 to 150 printable characters (Chinese names are fine)"
+        raise InvalidValueError(msg)
+    return name
+
+
+def policy_for(settings: Settings) -> PasswordPolicy:
+    return PasswordPolicy(min_length=settings.password_min_length, dengbao=settings.dengbao_mode)
+
+
+def check_password(password: str, *, username: str, settings: Settings) -> None:
+    problems = password_problems(password, username=username, policy=policy_for(settings))
+    if problems:
+        raise InvalidValueError("the password is not accepted: " + "; ".join(problems))
+
+
+def get_user(session: Session, ref: str | int) -> User:
+    """A user by id or by user name."""
+    user = session.get(User, ref) if isinstance(ref, int) else None
+    if user is None and isinstance(ref, str):
+        user = session.scalar(select(User).where(User.username == normalise_username(ref)))
+        if user is None and ref.isdigit():
+            user = session.get(User, int(ref))
+    if user is None:
+        msg = f"no user {ref!r}"
+        raise NotFoundError(msg)
+    return user
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    settings: Settings,
+    actor: Actor,
+    now: datetime,
+    display_name: str | None = None,
+    phone: str | None = None,
+    must_change_password: bool = True,
+) -> User:
+    name = normalise_username(username)
+    if session.scalar(select(User.id).where(User.username == name)) is not None:
+        raise ConflictError(f"the user name {name!r} is taken")
+    check_password(password, username=name, settings=settings)
+    user = User(
+        username=name,
+        display_name=display_name,
+        phone=encrypt(settings, phone),
+        password_hash=hash_password(password),
+        password_changed_at=now,
+        must_change_password=must_change_password,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    record(session, actor, "user.create", now=now, object_type="user", object_id=name)
+    return user
+
+
+def grant_role(session: Session, user: User, role: Role, *, actor: Actor, now: datetime) -> None:
+    current = {r.role for r in user.roles}
+    if role in current:
+        return
+    clash = conflicting_admin_role(current, role)
+    if clash is not None:
+        record(session, actor, "role.grant", now=now, object_type="user", object_id=user.username, result="denied",
+               detail={"role": role.value, "conflicts_with": clash.value})  # fmt: skip
+        msg = f"{user.username} is already {clash.value}; the three administrator roles are held by different people (三权分立)"
+        raise ConflictError(msg)
+    user.roles.append(UserRole(role=role))
+    session.flush()
+    record(
+        session,
+        actor,
+        "role.grant",
+        now=now,
+        object_type="user",
+        object_id=user.username,
+        detail={"role": role.value},
+    )
+
+
+def revoke_role(session: Session, user: User, role: Role, *, actor: Actor, now: datetime) -> None:
+    kept = [r for r in user.roles if r.role is not role]
+    if len(kept) == len(user.roles):
+        return
+    user.roles = kept
+    session.flush()
+    record(
+        session,
+        actor,
+        "role.revoke",
+        now=now,
+        object_type="user",
+        object_id=user.username,
+        detail={"role": role.value},
+    )
+
+
+def _scope_target(session: Session, kind: ScopeKind, code: str) -> tuple[int | None, int | None]:
+    if kind is ScopeKind.department:
+        department = session.scalar(select(Department).where(Department.code == code))
+        if department is None:
+            raise NotFoundError(f"no department with code {code!r}")
+        return None, department.id
+    division = session.scalar(select(Division).where(Division.code == code, Division.valid_to.is_(None)))
+    if division is None:
+        raise NotFoundError(f"no division with code {code!r}")
+    return division.id, None
+
+
+def grant_scope(
+    session: Session, user: User, kind: ScopeKind, code: str, *, actor: Actor, now: datetime
+) -> None:
+    division_id, department_id = _scope_target(session, kind, code)
+    exists = any(
+        s.kind is kind and s.division_id == division_id and s.department_id == department_id
+        for s in user.scopes
+    )
+    if exists:
+        return
+    user.scopes.append(UserScope(kind=kind, division_id=division_id, department_id=department_id))
+    session.flush()
+    record(session, actor, "scope.grant", now=now, object_type="user", object_id=user.username,
+           detail={"kind": kind.value, "code": code})  # fmt: skip
+
+
+def revoke_scope(
+    session: Session, user: User, kind: ScopeKind, code: str, *, actor: Actor, now: datetime
+) -> None:
+    division_id, department_id = _scope_target(session, kind, code)
+    kept = [
+        s
+        for s in user.scopes
+        if not (s.kind is kind and s.division_id == division_id and s.department_id == department_id)
+    ]
+    if len(kept) == len(user.scopes):
+        return
+    user.scopes = kept
+    session.flush()
+    record(session, actor, "scope.revoke", now=now, object_type="user", object_id=user.username,
+           detail={"kind": kind.value, "code": code})  # fmt: skip
+
+
+def set_disabled(session: Session, user: User, disabled: bool, *, actor: Actor, now: datetime) -> None:
+    if user.disabled == disabled:
+        return
+    user.disabled = disabled
+    if disabled:
+        end_user_sessions(session, user.id, reason="disabled", now=now)
+    record(
+        session,
+        actor,
+        "user.disable" if disabled else "user.enable",
+        now=now,
+        object_type="user",
+        object_id=user.username,
+    )
+
+
+def change_password(
+    session: Session,
+    user: User,
+    *,
+    new_password: str,
+    settings: Settings,
+    actor: Actor,
+    now: datetime,
+    old_password: str | None = None,
+    must_change: bool = False,
+) -> None:
+    """Set a new password. Users give their old one; a system administrator's reset does not and
+    makes the user choose a new one at next login. Every session of the user ends."""
+    if old_password is not None and not verify_password(old_password, user.password_hash):
+        record(
+            session,
+            actor,
+            "password.change",
+            now=now,
+            object_type="user",
+            object_id=user.username,
+            result="failure",
+        )
+        raise ForbiddenError("the current password is wrong")
+    check_password(new_password, username=user.username, settings=settings)
+    if verify_password(new_password, user.password_hash):
+        raise InvalidValueError("the new password must differ from the current one")
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = now
+    user.must_change_password = must_change
+    user.locked_until = None
+    end_user_sessions(session, user.id, reason="password_change", now=now)
+    record(session, actor, "password.reset" if old_password is None else "password.change", now=now,
+           object_type="user", object_id=user.username)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    locked_now: bool = False
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    source_ip: str,
+    settings: Settings,
+    now: datetime,
+    request_id: str = "-",
+) -> LoginResult:
+    """Check a login. The answer is the same for an unknown user, a wrong password, a locked or a
+    disabled account; every attempt is recorded. Raises ``RateLimitedError`` when the address has
+    failed too often. The caller commits whatever the outcome."""
+    window_start = now - timedelta(minutes=settings.lockout_window_minutes)
+    ip_failures = session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.source_ip == source_ip,
+            LoginAttempt.at >= window_start,
+            LoginAttempt.success.is_(False),
+        )
+    )
+    try:
+        name = normalise_username(username)
+    except InvalidValueError:
+        name = username[:150]
+    actor = Actor(name=name, roles="-", source_ip=source_ip, request_id=request_id)
+    if (ip_failures or 0) >= settings.ip_failures_per_window:
+        session.add(LoginAttempt(username=name, source_ip=source_ip, at=now, success=False))
+        record(
+            session,
+            actor,
+            "login.rate_limited",
+            now=now,
+            object_type="address",
+            object_id=source_ip,
+            result="denied",
+        )
+        msg = "too many failed logins from this address; wait 15 minutes (登录失败次数过多,请15分钟后再试)"
+        raise RateLimitedError(msg)
+    user = session.scalar(select(User).where(User.username == name))
+    password_ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
+    locked = user is not None and user.locked_until is not None and as_utc(user.locked_until) > now
+    ok = user is not None and password_ok and not locked and not user.disabled
+    session.add(LoginAttempt(username=name, source_ip=source_ip, at=now, success=ok))
+    if ok:
+        assert user is not None  # noqa: S101 - ok implies a user
+        record(session, actor, "login.success", now=now, object_type="user", object_id=name)
+        return LoginResult(user)
+    reason = (
+        "unknown_user"
+        if user is None
+        else "locked"
+        if locked
+        else "disabled"
+        if user.disabled
+        else "wrong_password"
+    )
+    record(session, actor, "login.failure", now=now, object_type="user", object_id=name, result="failure",
+           detail={"reason": reason})  # fmt: skip
+    locked_now = False
+    if user is not None and not locked:
+        session.flush()
+        failures = session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                LoginAttempt.username == name,
+                LoginAttempt.at >= window_start,
+                LoginAttempt.success.is_(False),
+            )
+        )
+        last_success = session.scalar(
+            select(func.max(LoginAttempt.at)).where(
+                LoginAttempt.username == name, LoginAttempt.success.is_(True)
+            )
+        )
+        if last_success is not None and as_utc(last_success) >= window_start:
+            failures = session.scalar(
+                select(func.count())
+                .select_from(LoginAttempt)
+                .where(
+                    LoginAttempt.username == name,
+                    LoginAttempt.at > last_success,
+                    LoginAttempt.success.is_(False),
+                )
+            )
+        if (failures or 0) >= settings.lockout_failures:
+            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            locked_now = True
+            record(session, actor, "login.lockout", now=now, object_type="user", object_id=name, result="denied",
+                   detail={"until": user.locked_until.isoformat()})  # fmt: skip
+    return LoginResult(None, locked_now)
+
+
+def open_session(
+    session: Session, user: User, *, source_ip: str, settings: Settings, now: datetime
+) -> tuple[str, AuthSession]:
+    """A new session (new id at every login); returns the cookie value, which is never stored."""
+    secret = secrets.token_urlsafe(32)
+    auth = AuthSession(
+        token_hash=_digest(secret),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.session_absolute_hours),
+        source_ip=source_ip[:64],
+    )
+    session.add(auth)
+    session.flush()
+    return secret, auth
+
+
+def resolve_session(
+    session: Session, secret: str, *, settings: Settings, now: datetime
+) -> AuthSession | None:
+    """The live session for a cookie value, or None (ended, idle too long, past its absolute end,
+    or its user disabled). Touches ``last_seen_at``."""
+    auth = session.scalar(select(AuthSession).where(AuthSession.token_hash == _digest(secret)))
+    if auth is None or auth.ended_at is not None:
+        return None
+    reason = None
+    if now >= as_utc(auth.expires_at):
+        reason = "absolute_timeout"
+    elif now - as_utc(auth.last_seen_at) >= timedelta(minutes=settings.session_idle_minutes):
+        reason = "idle_timeout"
+    elif auth.user.disabled:
+        reason = "disabled"
+    if reason is not None:
+        auth.ended_at, auth.ended_reason = now, reason
+        return None
+    auth.last_seen_at = now
+    return auth
+
+
+def end_session(session: Session, auth: AuthSession, *, reason: str, now: datetime) -> None:
+    if auth.ended_at is None:
+        auth.ended_at, auth.ended_reason = now, reason
+
+
+def end_user_sessions(session: Session, user_id: int, *, reason: str, now: datetime) -> None:
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))
+        .values(ended_at=now, ended_reason=reason)
+    )
+
+
+def create_token(
+    session: Session, user: User, *, name: str, days: int, settings: Settings, actor: Actor, now: datetime
+) -> tuple[str, ApiToken]:
+    """A new API token for ``user``; the secret is returned once and only its hash is kept."""
+    if not 1 <= days <= settings.token_max_days:
+        raise InvalidValueError(f"a token lives 1 to {settings.token_max_days} days, got {days}")
+    if user.disabled:
+        raise InvalidValueError(f"{user.username} is disabled")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name[:200],
+        prefix=secret[:10],
+        token_hash=_digest(secret),
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    session.add(token)
+    session.flush()
+    record(session, actor, "token.create", now=now, object_type="token", object_id=token.id,
+           detail={"user": user.username, "name": name, "prefix": token.prefix, "days": days})  # fmt: skip
+    return secret, token
+
+
+def resolve_token(session: Session, secret: str, *, now: datetime) -> ApiToken | None:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+    if (
+        token is None
+        or token.revoked_at is not None
+        or now >= as_utc(token.expires_at)
+        or token.user.disabled
+    ):
+        return None
+    token.last_used_at = now
+    return token
+
+
+def revoke_token(session: Session, token_id: int, *, actor: Actor, now: datetime) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFoundError(f"no token {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = now
+        record(session, actor, "token.revoke", now=now, object_type="token", object_id=token.id)
+    return token
+
+
+def principal_for(
+    user: User,
+    tree: DivisionTree,
+    *,
+    via: Via,
+    settings: Settings,
+    now: datetime,
+    session_id: int | None = None,
+    csrf_token: str | None = None,
+    source_ip: str = "-",
+    request_id: str = "-",
+) -> Principal:
+    roles = frozenset(r.role for r in user.roles)
+    rotation_due = (
+        settings.dengbao_mode
+        and bool(roles & ADMIN_ROLES)
+        and now - as_utc(user.password_changed_at) > timedelta(days=settings.password_rotation_days)
+    )
+    return Principal(
+        user.id,
+        user.username,
+        roles,
+        capture=expand(
+            tree, [s.division_id for s in user.scopes if s.kind is ScopeKind.capture and s.division_id]
+        ),
+        view=expand(
+            tree,
+            [
+                s.division_id
+                for s in user.scopes
+                if s.kind in {ScopeKind.view, ScopeKind.capture} and s.division_id
+            ],
+        ),
+        departments=frozenset(
+            s.department_id for s in user.scopes if s.kind is ScopeKind.department and s.department_id
+        ),
+        via=via,
+        session_id=session_id,
+        csrf_token=csrf_token,
+        must_change_password=user.must_change_password or rotation_due,
+        source_ip=source_ip,
+        request_id=request_id,
+    )
+
+
+@dataclass(frozen=True)
+class UserView:
+    """What account listings show: personal data masked."""
+
+    id: int
+    username: str
+    display_name: str | None
+    phone: str | None
+    roles: list[str]
+    capture: list[str]
+    view: list[str]
+    departments: list[str]
+    disabled: bool
+    locked: bool
+    must_change_password: bool
+
+
+def user_view(session: Session, user: User, *, settings: Settings, now: datetime) -> UserView:
+    codes = dict(session.execute(select(Division.id, Division.code)).all()) if user.scopes else {}
+    departments = dict(session.execute(select(Department.id, Department.code)).all()) if user.scopes else {}
+    return UserView(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        phone=mask_phone(decrypt(settings, user.phone)),
+        roles=sorted(r.role.value for r in user.roles),
+        capture=sorted(
+            codes[s.division_id] for s in user.scopes if s.kind is ScopeKind.capture and s.division_id
+        ),
+        view=sorted(codes[s.division_id] for s in user.scopes if s.kind is ScopeKind.view and s.division_id),
+        departments=sorted(
+            departments[s.department_id]
+            for s in user.scopes
+            if s.kind is ScopeKind.department and s.department_id
+        ),
+        disabled=user.disabled,
+        locked=user.locked_until is not None and as_utc(user.locked_until) > now,
+        must_change_password=user.must_change_password,
+    )
+
+
+def list_users(session: Session, *, settings: Settings, now: datetime) -> list[UserView]:
+    return [
+        user_view(session, u, settings=settings, now=now)
+        for u in session.scalars(select(User).order_by(User.username))
+    ]
+
+
+def unmask_phone(
+    session: Session, principal: Principal, user: User, *, reason: str, settings: Settings, now: datetime
+) -> str | None:
+    """The full phone number, for a principal allowed to see it, with a reason; audited [PII-1]."""
+    principal.require(Operation.pii_unmask)
+    if len(reason.strip()) < 4:
+        raise InvalidValueError("give the reason for seeing the full number (at least 4 characters)")
+    record(session, principal.actor, "pii.unmask", now=now, object_type="user", object_id=user.username,
+           detail={"field": "phone", "reason": reason.strip()[:500]})  # fmt: skip
+    return decrypt(settings, user.phone)
