@@ -199,3 +199,30 @@ def test_phone_numbers_are_encrypted_and_masked(session: Session, settings) -> N
     assert stored is not None
     assert "13800138000" not in stored
     assert service.user_view(session, user, settings=settings, now=T0).phone == "138****8000"
+
+
+def test_a_thousand_attempts_from_one_address_are_answered_and_recorded(session: Session, settings) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func
+
+    from planwatch.models import LoginAttempt
+
+    limited = settings.model_copy(update={"ip_failures_per_window": 20})
+    refused = 0
+    for i in range(1000):
+        try:
+            login(
+                session,
+                limited,
+                f"bot{i % 7}",
+                "password123",
+                T0 + timedelta(seconds=i // 100),
+                ip="198.51.100.7",
+            )
+        except service.RateLimitedError:
+            refused += 1
+    assert refused == 980
+    recorded = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.source_ip == "198.51.100.7")
+    )
+    assert recorded == 1000
+    assert len(events(session, action="login.rate_limited", limit=2000)) == 980

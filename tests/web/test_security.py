@@ -304,3 +304,64 @@ def test_canaries_never_reach_the_database_file_or_the_logs(
         database = Path(world.url.removeprefix("sqlite:///"))
         raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
         assert not [s for s in secrets if s.encode() in raw]
+
+
+@pytest.fixture(scope="module")
+def unpublished(world: World) -> dict[str, str]:
+    """A draft plan and one unapproved (submitted) value in 锦江区, added to the sweep's database."""
+    from planwatch.db import transaction
+    from planwatch.models import DataValue, Division, Indicator
+    from planwatch.models.enums import ValueSource, ValueStatus
+    from planwatch.plans.service import load_plan_file
+    from tests.conftest import FIXTURES
+
+    engine = make_engine(world.url)
+    with transaction(session_factory(engine)) as session:
+        load_plan_file(session, FIXTURES / "mini_plan.yaml")
+        indicator = session.scalar(select(Indicator).where(Indicator.code == "nursing_bed_share"))
+        jinjiang = session.scalar(select(Division).where(Division.code == "510104"))
+        assert indicator is not None
+        assert jinjiang is not None
+        row = session.scalar(
+            select(DataValue).where(
+                DataValue.indicator_id == indicator.id,
+                DataValue.division_id == jinjiang.id,
+                DataValue.year == 2025,
+            )
+        )
+        assert row is not None
+        row.numerator, row.value, row.status, row.source = (
+            row.denominator,
+            100.0,
+            ValueStatus.submitted,
+            ValueSource.reported,
+        )
+        target_id = session.scalar(select(Target.id).where(Target.code == "CD14-T05"))
+    engine.dispose()
+    return {"target_id": str(target_id)}
+
+
+def test_the_public_sees_no_draft_plans(world: World, unpublished: dict[str, str]) -> None:
+    with httpx.Client(base_url=world.server.url, timeout=30) as http:
+        assert http.get("/api/targets", params={"plan": "TEST-PLAN"}).status_code == 404
+        assert http.get("/", params={"plan": "TEST-PLAN"}).status_code == 404
+    with signed_in(world, "planner") as (http, _):
+        assert http.get("/api/targets", params={"plan": "TEST-PLAN"}).status_code == 200
+
+
+def test_unapproved_values_count_only_for_those_who_may_see_them(
+    world: World, unpublished: dict[str, str]
+) -> None:
+    path = f"/api/targets/{unpublished['target_id']}/divisions"
+    with httpx.Client(base_url=world.server.url, timeout=30) as http:
+        public = {u["code"]: u["value"] for u in http.get(path, params={"year": 2025}).json()["units"]}
+    with signed_in(world, "planner") as (http, _):
+        internal = {u["code"]: u["value"] for u in http.get(path, params={"year": 2025}).json()["units"]}
+    with signed_in(world, "district") as (http, _):
+        jinjiang_reporter = {
+            u["code"]: u["value"] for u in http.get(path, params={"year": 2025}).json()["units"]
+        }
+    assert internal["510104"] == 100.0
+    assert jinjiang_reporter["510104"] == 100.0  # their own district
+    assert public["510104"] != 100.0  # the public sees the last approved value, not the submitted one
+    assert public["510105"] == internal["510105"]

@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from planwatch.accounts.bootstrap import ADMINISTRATORS, DEMO_ACCOUNTS, Credential, bootstrap_accounts
-from planwatch.cli.accounts import audit_app, generate_password, tokens_app, users_app
+from planwatch.audit.security_log import record
+from planwatch.cli.accounts import audit_app, generate_password, operator, tokens_app, users_app
 from planwatch.cli.context import console, engine_for, print_json, reports_errors, unit_of_work
 from planwatch.clock import system_clock
 from planwatch.config import Settings
@@ -296,6 +297,9 @@ def set_target(
             note=note,
         )
         code = target.code
+        if changes:
+            record(session, operator(), "catalogue.edit", now=system_clock(), object_type="target", object_id=code,
+                   detail={"changes": {k: [str(v[0]), str(v[1])] for k, v in changes.items()}, "by": by})  # fmt: skip
     if not changes:
         console.print(f"{code}: nothing changed")
         return
@@ -346,6 +350,9 @@ def plans_load(file: Annotated[Path, typer.Argument(help="Plan catalogue (YAML o
     settings = Settings()
     with unit_of_work(settings) as session:
         report = load_plan_file(session, file)
+        if report.changed:
+            record(session, operator(), "catalogue.load", now=system_clock(), object_type="plan",
+                   object_id=f"{report.plan_code} v{report.plan_version}", detail={"file": str(file)})  # fmt: skip
     _print_load_report(report, file)
 
 

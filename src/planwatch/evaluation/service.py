@@ -38,7 +38,15 @@ from planwatch.evaluation.progress import (
 )
 from planwatch.evaluation.rollup import aggregate, share_meeting
 from planwatch.models import DataValue, Indicator, Plan, Target
-from planwatch.models.enums import Direction, DivisionLevel, PlanKind, TargetKind, ValueSource
+from planwatch.models.enums import (
+    Direction,
+    DivisionLevel,
+    PlanKind,
+    PlanStatus,
+    TargetKind,
+    ValueSource,
+    ValueStatus,
+)
 
 EVALUATED_KINDS = frozenset(
     {TargetKind.level, TargetKind.increment, TargetKind.cumulative, TargetKind.per_unit_coverage}
@@ -98,14 +106,45 @@ class _Point:
     simulated: bool
 
 
+PUBLISHED_PLANS = frozenset({PlanStatus.approved, PlanStatus.in_force, PlanStatus.revised, PlanStatus.closed})
+APPROVED_VALUES = frozenset({ValueStatus.approved, ValueStatus.locked})
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom the figures are for [ACC-4]. Unapproved values count only in the divisions listed in
+    ``unapproved_in`` (None: everywhere, for the operator at the server); draft plans are hidden
+    unless ``drafts``."""
+
+    unapproved_in: frozenset[int] | None = None
+    drafts: bool = True
+
+    def sees(self, row: DataValue) -> bool:
+        return (
+            row.status in APPROVED_VALUES
+            or self.unapproved_in is None
+            or row.division_id in self.unapproved_in
+        )
+
+    def may_see(self, plan: Plan) -> bool:
+        return self.drafts or plan.status in PUBLISHED_PLANS
+
+
+OPERATOR = Audience()
+"""The CLI at the server: everything."""
+PUBLIC = Audience(unapproved_in=frozenset(), drafts=False)
+"""The anonymous public: published plans, approved values."""
+
+
 class _Data:
     """Yearly values of one indicator per division, loaded once per evaluation."""
 
-    def __init__(self, session: Session, indicator: Indicator) -> None:
+    def __init__(self, session: Session, indicator: Indicator, audience: Audience = OPERATOR) -> None:
         self.indicator = indicator
         self.rows: dict[int, dict[int, DataValue]] = defaultdict(dict)
         for row in session.scalars(select(DataValue).where(DataValue.indicator_id == indicator.id)):
-            if row.period == str(row.year):  # annual values; sub-annual roll-up comes with issue 5
+            # annual values; sub-annual roll-up comes with the full evaluation engine
+            if row.period == str(row.year) and audience.sees(row):
                 self.rows[row.year][row.division_id] = row
 
     def years(self) -> list[int]:
@@ -128,7 +167,12 @@ def check_year(plan: Plan, year: int) -> None:
 
 
 def evaluate_plan(
-    session: Session, plan: Plan, year: int, *, thresholds: StatusThresholds | None = None
+    session: Session,
+    plan: Plan,
+    year: int,
+    *,
+    thresholds: StatusThresholds | None = None,
+    audience: Audience = OPERATOR,
 ) -> PlanEvaluation:
     """Evaluate every target of ``plan`` with the data up to ``year``."""
     check_year(plan, year)
@@ -145,18 +189,23 @@ def evaluate_plan(
     for target in targets:
         data = cache.get(target.indicator_id)
         if data is None:
-            data = cache[target.indicator_id] = _Data(session, target.indicator)
+            data = cache[target.indicator_id] = _Data(session, target.indicator, audience)
         result.targets.append(_evaluate(target, year, data, tree, population, thresholds))
     return result
 
 
 def evaluate_target(
-    session: Session, target: Target, year: int, *, thresholds: StatusThresholds | None = None
+    session: Session,
+    target: Target,
+    year: int,
+    *,
+    thresholds: StatusThresholds | None = None,
+    audience: Audience = OPERATOR,
 ) -> TargetEvaluation:
     check_year(target.plan, year)
     tree = division_tree(session)
     population = {k: v[0] for k, v in population_by_division(session, year).items()}
-    return _evaluate(target, year, _Data(session, target.indicator), tree, population, thresholds)
+    return _evaluate(target, year, _Data(session, target.indicator, audience), tree, population, thresholds)
 
 
 FIXED_COMPARATORS = frozenset({">=", ">", "<=", "<", "=", "~"})
@@ -489,19 +538,21 @@ def _value_or_nan(row: DataValue | None) -> float:
     return row.value if row is not None and row.value is not None else math.nan
 
 
-def get_plan(session: Session, code: str | None = None) -> Plan:
+def get_plan(session: Session, code: str | None = None, *, audience: Audience = OPERATOR) -> Plan:
     """A plan by code (its latest version); without a code, the only plan loaded, or else the only
-    master plan (规划纲要). With several candidates, the error lists their codes."""
+    master plan (规划纲要). With several candidates, the error lists their codes. Plans the
+    audience may not see (drafts, for the public) do not exist for it."""
+    plans = [
+        p for p in session.scalars(select(Plan).order_by(Plan.code, Plan.version)) if audience.may_see(p)
+    ]
     if code is not None:
-        plan = session.scalars(select(Plan).where(Plan.code == code).order_by(Plan.version.desc())).first()
-        if plan is None:
-            known = ", ".join(sorted(set(session.scalars(select(Plan.code))))) or "none"
+        found = [p for p in plans if p.code == code]
+        if not found:
+            known = ", ".join(sorted({p.code for p in plans})) or "none"
             msg = f"no plan with code {code!r} is loaded (loaded: {known})"
             raise NotFoundError(msg)
-        return plan
-    latest: dict[str, Plan] = {}
-    for plan in session.scalars(select(Plan).order_by(Plan.code, Plan.version)):
-        latest[plan.code] = plan
+        return found[-1]
+    latest = {plan.code: plan for plan in plans}
     if not latest:
         msg = "no plan is loaded; run `planwatch init`"
         raise NotFoundError(msg)
@@ -539,7 +590,7 @@ class UnitValue:
 
 
 def breakdown(
-    session: Session, target: Target, year: int
+    session: Session, target: Target, year: int, *, audience: Audience = OPERATOR
 ) -> tuple[DivisionLevel | None, bool, list[UnitValue]]:
     """The indicator per child division of the target's scope, in ``year`` (or the latest earlier
     year with data): rolled up like the scope itself; for per-unit coverage, the share of units in
@@ -550,7 +601,7 @@ def breakdown(
     children = [tree.nodes[i] for i in tree.children.get(scope.id, [])]
     if not children:
         return None, False, []
-    data = _Data(session, target.indicator)
+    data = _Data(session, target.indicator, audience)
     population = {k: v[0] for k, v in population_by_division(session, year).items()}
     level = children[0].level
     coverage = target.kind is TargetKind.per_unit_coverage and target.per_unit_level is not None

@@ -11,6 +11,8 @@ from planwatch.divisions.maps import PALETTE, classes, project
 from planwatch.errors import NotFoundError
 from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import (
+    OPERATOR,
+    Audience,
     TargetEvaluation,
     breakdown,
     evaluate_plan,
@@ -233,27 +235,40 @@ def _load_targets(session: Session, plan: Plan) -> list[Target]:
 
 
 def list_target_views(
-    session: Session, plan: Plan, year: int, *, thresholds: StatusThresholds | None = None
+    session: Session,
+    plan: Plan,
+    year: int,
+    *,
+    thresholds: StatusThresholds | None = None,
+    audience: Audience = OPERATOR,
 ) -> list[TargetOut]:
     """Every target of the plan with its evaluation for ``year``."""
     targets = _load_targets(session, plan)
-    evaluations = {e.target_id: e for e in evaluate_plan(session, plan, year, thresholds=thresholds).targets}
+    evaluation = evaluate_plan(session, plan, year, thresholds=thresholds, audience=audience)
+    evaluations = {e.target_id: e for e in evaluation.targets}
     return [target_out(t, evaluations.get(t.id)) for t in targets]
 
 
-def get_target(session: Session, target_id: int) -> Target:
+def get_target(session: Session, target_id: int, *, audience: Audience = OPERATOR) -> Target:
     target = session.get(Target, target_id)
-    if target is None:
+    if target is None or not audience.may_see(target.plan):
         msg = f"no target with id {target_id}; list them with GET /api/targets or `planwatch targets`"
         raise NotFoundError(msg)
     return target
 
 
 def target_view(
-    session: Session, target_id: int, year: int, *, thresholds: StatusThresholds | None = None
+    session: Session,
+    target_id: int,
+    year: int,
+    *,
+    thresholds: StatusThresholds | None = None,
+    audience: Audience = OPERATOR,
 ) -> TargetOut:
-    target = get_target(session, target_id)
-    return target_out(target, evaluate_target(session, target, year, thresholds=thresholds))
+    target = get_target(session, target_id, audience=audience)
+    return target_out(
+        target, evaluate_target(session, target, year, thresholds=thresholds, audience=audience)
+    )
 
 
 class SectionNode(BaseModel):
@@ -284,10 +299,14 @@ class PlanOverview(BaseModel):
 
 
 def plan_overview(
-    session: Session, plan: Plan, year: int, *, thresholds: StatusThresholds | None = None
+    session: Session,
+    plan: Plan,
+    year: int,
+    *,
+    thresholds: StatusThresholds | None = None,
+    audience: Audience = OPERATOR,
 ) -> PlanOverview:
-
-    views = list_target_views(session, plan, year, thresholds=thresholds)
+    views = list_target_views(session, plan, year, thresholds=thresholds, audience=audience)
     by_section: dict[str, list[TargetOut]] = {}
     for view in views:
         by_section.setdefault(view.section.code if view.section else "", []).append(view)
@@ -368,10 +387,12 @@ class BreakdownOut(BaseModel):
     map: MapOut | None
 
 
-def target_breakdown(session: Session, target_id: int, year: int) -> BreakdownOut:
+def target_breakdown(
+    session: Session, target_id: int, year: int, *, audience: Audience = OPERATOR
+) -> BreakdownOut:
 
-    target = get_target(session, target_id)
-    level, coverage, units = breakdown(session, target, year)
+    target = get_target(session, target_id, audience=audience)
+    level, coverage, units = breakdown(session, target, year, audience=audience)
     colours, breaks = classes([u.value for u in units])
     geometries = dict(
         session.execute(

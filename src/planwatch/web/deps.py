@@ -18,6 +18,7 @@ from planwatch.accounts.service import principal_for, resolve_session, resolve_t
 from planwatch.config import Settings
 from planwatch.divisions.service import division_tree
 from planwatch.errors import ForbiddenError, UnauthorizedError
+from planwatch.evaluation.service import PUBLIC, Audience
 from planwatch.web.i18n import LANGUAGES
 
 SESSION_COOKIE = "pw_session"
@@ -108,6 +109,17 @@ def get_principal(request: Request, session: SessionDep, settings: SettingsDep, 
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_audience(principal: PrincipalDep) -> Audience:
+    """Signed-in readers see unapproved values of the divisions in their view scope and draft
+    plans; everyone else sees published plans and approved values only [ACC-4]."""
+    if principal.can(Operation.data_read):
+        return Audience(unapproved_in=principal.view, drafts=principal.can(Operation.catalogue_read))
+    return PUBLIC
+
+
+AudienceDep = Annotated[Audience, Depends(get_audience)]
 
 
 def requires(operation: Operation) -> Any:

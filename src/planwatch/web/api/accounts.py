@@ -166,15 +166,18 @@ def api_login(
     body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> Response:
     ip = source_ip(request)
-    result = service.authenticate(
-        session,
-        body.username,
-        body.password,
-        source_ip=ip,
-        settings=settings,
-        now=now,
-        request_id=request.state.request_id,
-    )
+    try:
+        result = service.authenticate(
+            session,
+            body.username,
+            body.password,
+            source_ip=ip,
+            settings=settings,
+            now=now,
+            request_id=request.state.request_id,
+        )
+    except service.RateLimitedError as exc:  # answered, not raised: the attempt stays recorded
+        return JSONResponse({"error": {"type": "RateLimitedError", "message": exc.message}}, status_code=429)
     if result.user is None:
         return JSONResponse(
             {"error": {"type": "UnauthorizedError", "message": service.LOGIN_FAILED}}, status_code=401

@@ -25,7 +25,7 @@ from planwatch.plans.views import (
     target_breakdown,
     target_view,
 )
-from planwatch.web.deps import NowDep, PrincipalDep, SessionDep, SettingsDep, requires
+from planwatch.web.deps import AudienceDep, NowDep, PrincipalDep, SessionDep, SettingsDep, requires
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -58,26 +58,28 @@ class TargetPatch(BaseModel):
 
 @router.get("/targets", response_model=list[TargetOut], summary="Every target with its status")
 def api_targets(
+    audience: AudienceDep,
     session: SessionDep,
     settings: SettingsDep,
     year: Annotated[int | None, Query(description="Evaluation year (default: latest with data)")] = None,
     plan: Annotated[str | None, Query(description="Plan code")] = None,
 ) -> list[TargetOut]:
-    plan_row = get_plan(session, plan)
+    plan_row = get_plan(session, plan, audience=audience)
     year = year if year is not None else latest_data_year(session, plan_row)
-    return list_target_views(session, plan_row, year, thresholds=settings.thresholds)
+    return list_target_views(session, plan_row, year, thresholds=settings.thresholds, audience=audience)
 
 
 @router.get("/targets/{target_id}", response_model=TargetOut, summary="One target with its evaluation")
 def api_target(
+    audience: AudienceDep,
     target_id: int,
     session: SessionDep,
     settings: SettingsDep,
     year: Annotated[int | None, Query(description="Evaluation year (default: latest with data)")] = None,
 ) -> TargetOut:
-    target = get_target(session, target_id)
+    target = get_target(session, target_id, audience=audience)
     year = year if year is not None else latest_data_year(session, target.plan)
-    return target_view(session, target_id, year, thresholds=settings.thresholds)
+    return target_view(session, target_id, year, thresholds=settings.thresholds, audience=audience)
 
 
 @router.get(
@@ -86,13 +88,14 @@ def api_target(
     summary="A target's indicator per child division of its scope (e.g. per district), with map shapes",
 )
 def api_target_divisions(
+    audience: AudienceDep,
     target_id: int,
     session: SessionDep,
     year: Annotated[int | None, Query(description="Year (default: latest with data)")] = None,
 ) -> BreakdownOut:
-    target = get_target(session, target_id)
+    target = get_target(session, target_id, audience=audience)
     year = year if year is not None else latest_data_year(session, target.plan)
-    return target_breakdown(session, target_id, year)
+    return target_breakdown(session, target_id, year, audience=audience)
 
 
 @router.patch(
@@ -102,6 +105,7 @@ def api_target_divisions(
     dependencies=[requires(Operation.catalogue_edit)],
 )
 def api_patch_target(
+    audience: AudienceDep,
     target_id: int,
     patch: TargetPatch,
     principal: PrincipalDep,
@@ -109,7 +113,7 @@ def api_patch_target(
     settings: SettingsDep,
     now: NowDep,
 ) -> TargetOut:
-    target = get_target(session, target_id)
+    target = get_target(session, target_id, audience=audience)
     principal.require_capture(target.scope_division_id, "target")
     changes = fill_target(
         session,
@@ -125,7 +129,7 @@ def api_patch_target(
         record(session, principal.actor, "catalogue.edit", now=now, object_type="target", object_id=target.code,
                detail={"changes": {k: [str(v[0]), str(v[1])] for k, v in changes.items()}, "note": patch.note or ""})  # fmt: skip
     year = latest_data_year(session, target.plan)
-    return target_view(session, target_id, year, thresholds=settings.thresholds)
+    return target_view(session, target_id, year, thresholds=settings.thresholds, audience=audience)
 
 
 @router.get("/divisions", response_model=list[DivisionOut], summary="Divisions, filtered by level or parent")
@@ -147,13 +151,14 @@ def api_division(code: str, session: SessionDep) -> DivisionOut:
 
 @router.get("/evaluation", response_model=EvaluationSummary, summary="Evaluation of every target for a year")
 def api_evaluation(
+    audience: AudienceDep,
     session: SessionDep,
     settings: SettingsDep,
     year: Annotated[int, Query(description="Evaluation year")],
     plan: Annotated[str | None, Query(description="Plan code")] = None,
 ) -> EvaluationSummary:
-    plan_row = get_plan(session, plan)
-    views = list_target_views(session, plan_row, year, thresholds=settings.thresholds)
+    plan_row = get_plan(session, plan, audience=audience)
+    views = list_target_views(session, plan_row, year, thresholds=settings.thresholds, audience=audience)
     counts = {status.value: 0 for status in Status}
     for view in views:
         counts[view.status or Status.not_evaluable.value] += 1

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.plans.views import get_target, plan_overview, target_breakdown, target_view
-from planwatch.web.deps import LanguageDep, SessionDep, SettingsDep
+from planwatch.web.deps import AudienceDep, LanguageDep, SessionDep, SettingsDep
 from planwatch.web.i18n import LANGUAGES, translator
 
 TEMPLATES = Jinja2Templates(directory=Path(str(resources.files("planwatch.web") / "templates")))
@@ -65,6 +65,7 @@ def render_error(request: Request, status_code: int, message: str) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def overview_page(
+    audience: AudienceDep,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -72,9 +73,9 @@ def overview_page(
     year: Annotated[int | None, Query()] = None,
     plan: Annotated[str | None, Query()] = None,
 ) -> Response:
-    plan_row = get_plan(session, plan)
+    plan_row = get_plan(session, plan, audience=audience)
     year = year if year is not None else latest_data_year(session, plan_row)
-    overview = plan_overview(session, plan_row, year, thresholds=settings.thresholds)
+    overview = plan_overview(session, plan_row, year, thresholds=settings.thresholds, audience=audience)
     chart = {
         "labels": [Status(s).zh if lang == "zh" else Status(s).en for s in overview.counts],
         "statuses": list(overview.counts),
@@ -87,6 +88,7 @@ def overview_page(
 
 @router.get("/targets/{target_id}", response_class=HTMLResponse)
 def target_page(
+    audience: AudienceDep,
     request: Request,
     target_id: int,
     session: SessionDep,
@@ -94,9 +96,9 @@ def target_page(
     lang: LanguageDep,
     year: Annotated[int | None, Query()] = None,
 ) -> Response:
-    target = get_target(session, target_id)
+    target = get_target(session, target_id, audience=audience)
     year = year if year is not None else latest_data_year(session, target.plan)
-    view = target_view(session, target_id, year, thresholds=settings.thresholds)
+    view = target_view(session, target_id, year, thresholds=settings.thresholds, audience=audience)
     t = translator(lang)
     ev = view.evaluation
     chart = None
@@ -122,7 +124,7 @@ def target_page(
         "target.html",
         lang,
         view=view,
-        breakdown=target_breakdown(session, target_id, year),
+        breakdown=target_breakdown(session, target_id, year, audience=audience),
         years=list(range(target.plan.base_year, target.plan.period_end + 1)),
         year=year,
         chart_json=json.dumps(chart, ensure_ascii=False) if chart else None,
