@@ -183,6 +183,24 @@ def users_enable(username: str) -> None:
     _toggle(username, False)
 
 
+def _change_grants(
+    username: str,
+    *,
+    roles: list[Role],
+    capture: list[str],
+    view: list[str],
+    departments: list[str],
+    revoke: bool,
+) -> None:
+    settings = Settings()
+    with unit_of_work(settings) as session:
+        user = service.get_user(session, username)
+        _grants(
+            session, user, roles=roles, capture=capture, view=view, departments=departments, revoke=revoke
+        )
+    console.print(f"{username}: {'revoked' if revoke else 'granted'}", highlight=False)
+
+
 @users_app.command("grant")
 @reports_errors
 def users_grant(
@@ -193,19 +211,14 @@ def users_grant(
     department: DepartmentOption = None,
 ) -> None:
     """Grant roles and scopes (the three administrator roles exclude each other)."""
-    settings = Settings()
-    with unit_of_work(settings) as session:
-        user = service.get_user(session, username)
-        _grants(
-            session,
-            user,
-            roles=role or [],
-            capture=capture or [],
-            view=view or [],
-            departments=department or [],
-            revoke=False,
-        )
-    console.print(f"{username}: granted", highlight=False)
+    _change_grants(
+        username,
+        roles=role or [],
+        capture=capture or [],
+        view=view or [],
+        departments=department or [],
+        revoke=False,
+    )
 
 
 @users_app.command("revoke")
@@ -218,19 +231,14 @@ def users_revoke(
     department: DepartmentOption = None,
 ) -> None:
     """Revoke roles and scopes."""
-    settings = Settings()
-    with unit_of_work(settings) as session:
-        user = service.get_user(session, username)
-        _grants(
-            session,
-            user,
-            roles=role or [],
-            capture=capture or [],
-            view=view or [],
-            departments=department or [],
-            revoke=True,
-        )
-    console.print(f"{username}: revoked", highlight=False)
+    _change_grants(
+        username,
+        roles=role or [],
+        capture=capture or [],
+        view=view or [],
+        departments=department or [],
+        revoke=True,
+    )
 
 
 @users_app.command("passwd")
