@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.progress import Progress
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from planwatch.divisions.schemas import DivisionOut
@@ -171,14 +171,38 @@ def _load_population(session: Session, path: Path, divisions: dict[str, Division
     return count
 
 
+_TREES: dict[tuple[object, ...], DivisionTree] = {}
+
+
 def division_tree(session: Session) -> DivisionTree:
-    """The current tree (units with no end of validity)."""
-    rows = session.execute(
+    """The current tree (units with no end of validity).
+
+    Every signed-in request needs it (scopes cover descendants), so it is built once per database
+    and state: a cheap fingerprint query (count, highest id, number current, latest end date)
+    decides whether the cached tree still holds.
+    """
+    fingerprint = session.execute(
         select(
-            Division.id, Division.code, Division.name_zh, Division.name_en, Division.level, Division.parent_id
-        ).where(Division.valid_to.is_(None))
-    )
-    return DivisionTree(Node(*row) for row in rows)
+            func.count(Division.id),
+            func.max(Division.id),
+            func.count(Division.valid_to),
+            func.max(Division.valid_to),
+            func.sum(func.coalesce(Division.parent_id, 0)),
+        )
+    ).one()
+    key = (str(session.get_bind().url), *fingerprint)
+    tree = _TREES.get(key)
+    if tree is None:
+        rows = session.execute(
+            select(
+                Division.id, Division.code, Division.name_zh, Division.name_en, Division.level, Division.parent_id
+            ).where(Division.valid_to.is_(None))
+        )
+        tree = DivisionTree(Node(*row) for row in rows)
+        if len(_TREES) > 16:
+            _TREES.clear()
+        _TREES[key] = tree
+    return tree
 
 
 def get_division(session: Session, code: str) -> Division:
