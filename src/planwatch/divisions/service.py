@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.progress import Progress
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from planwatch.divisions.schemas import DivisionOut
@@ -190,7 +190,9 @@ def division_tree(session: Session) -> DivisionTree:
             func.sum(func.coalesce(Division.parent_id, 0)),
         )
     ).one()
-    key = (str(session.get_bind().url), *fingerprint)
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    key = (engine.url.render_as_string(hide_password=True), *fingerprint)
     tree = _TREES.get(key)
     if tree is None:
         rows = session.execute(
