@@ -71,6 +71,7 @@ def make_user(
     password: str | None = None,
     phone: str | None = None,
     must_change: bool = False,
+    service_account: bool = False,
 ) -> str:
     """Create an account in the database at ``url``; return its password."""
     password = password or strong_password()
@@ -81,7 +82,7 @@ def make_user(
             settings = settings_for(url)
             user = account_service.create_user(
                 session, username=username, password=password, settings=settings, actor=SYSTEM, now=now,
-                phone=phone, must_change_password=must_change,
+                phone=phone, must_change_password=must_change, service_account=service_account,
             )  # fmt: skip
             for role in roles:
                 account_service.grant_role(session, user, role, actor=SYSTEM, now=now)

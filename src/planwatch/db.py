@@ -24,8 +24,12 @@ from planwatch.errors import DatabaseNotInitialisedError, SchemaVersionError
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Open an engine; SQLite files get WAL, a busy timeout and enforced foreign keys."""
+    kwargs.setdefault("hide_parameters", True)  # values (names, numbers) stay out of error logs
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        if ":memory:" not in url and url not in {"sqlite://", "sqlite:///"}:
+            kwargs.setdefault("pool_size", 10)  # the web app's worker threads each hold one
+            kwargs.setdefault("max_overflow", 30)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

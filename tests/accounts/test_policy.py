@@ -34,8 +34,9 @@ def test_only_the_audit_administrator_reads_the_log() -> None:
     assert [role for role in Role if allowed(frozenset({role}), Operation.audit_read)] == [Role.audit_admin]
 
 
-def test_admin_roles_exclude_each_other() -> None:
+def test_an_administrator_holds_exactly_one_role() -> None:
     assert conflicting_admin_role({Role.sys_admin}, Role.audit_admin) is Role.sys_admin
     assert conflicting_admin_role({Role.sys_admin}, Role.sys_admin) is None
-    assert conflicting_admin_role({Role.planner}, Role.security_admin) is None
-    assert conflicting_admin_role({Role.security_admin}, Role.planner) is None
+    assert conflicting_admin_role({Role.planner}, Role.security_admin) is Role.planner
+    assert conflicting_admin_role({Role.security_admin}, Role.planner) is Role.security_admin
+    assert conflicting_admin_role({Role.planner}, Role.reviewer) is None

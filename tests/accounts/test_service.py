@@ -139,7 +139,20 @@ def test_password_change_and_disabling_end_sessions(session: Session, settings) 
 
 
 def test_tokens_expire_and_revoke(session: Session, settings) -> None:  # type: ignore[no-untyped-def]
-    user, _ = add(session, settings, "mzj_system", Role.department_reporter)
+    person, _ = add(session, settings, "mzj_person", Role.department_reporter)
+    with pytest.raises(service.ConflictError, match="service accounts"):
+        service.create_token(session, person, name="x", days=1, settings=settings, actor=SYSTEM, now=T0)
+    user = service.create_user(
+        session,
+        username="mzj_system",
+        password="",
+        settings=settings,
+        actor=SYSTEM,
+        now=T0,
+        service_account=True,
+    )
+    service.grant_role(session, user, Role.department_reporter, actor=SYSTEM, now=T0)
+    assert login(session, settings, "mzj_system", "", T0).user is None  # a service account never signs in
     secret, token = service.create_token(
         session, user, name="民政局接口", days=30, settings=settings, actor=SYSTEM, now=T0
     )
@@ -226,3 +239,52 @@ def test_a_thousand_attempts_from_one_address_are_answered_and_recorded(session:
     )
     assert recorded == 1000
     assert len(events(session, action="login.rate_limited", limit=2000)) == 980
+
+
+def test_administrators_do_not_manage_each_other_or_themselves(session: Session, settings) -> None:  # type: ignore[no-untyped-def]
+    from planwatch.errors import ForbiddenError
+
+    sysadmin, _ = add(session, settings, "sys1", Role.sys_admin)
+    auditor, _ = add(session, settings, "aud1", Role.audit_admin)
+    planner, _ = add(session, settings, "pl1", Role.planner)
+    by = service.principal_for(sysadmin, division_tree(session), via="session", settings=settings, now=T0)
+    with pytest.raises(ForbiddenError, match="managed at the server"):
+        service.change_password(
+            session, auditor, new_password=strong_password(), settings=settings, actor=by.actor, now=T0, by=by
+        )
+    with pytest.raises(ForbiddenError, match="your own account"):
+        service.set_disabled(session, sysadmin, True, actor=by.actor, now=T0, by=by)
+    service.set_disabled(session, planner, True, actor=by.actor, now=T0, by=by)
+    assert planner.disabled
+    with pytest.raises(service.ConflictError):
+        service.grant_role(session, planner, Role.security_admin, actor=SYSTEM, now=T0)
+
+
+def test_guessing_the_current_password_locks_the_account(session: Session, settings) -> None:  # type: ignore[no-untyped-def]
+    user, password = add(session, settings, "guess_me")
+    for _ in range(5):
+        with pytest.raises(service.WrongPasswordError):
+            service.change_password(
+                session,
+                user,
+                new_password=strong_password(),
+                old_password="wrong",
+                settings=settings,
+                actor=SYSTEM,
+                now=T0,
+            )
+    assert user.locked_until is not None
+    assert login(session, settings, "guess_me", password, T0 + timedelta(minutes=1)).user is None
+
+
+def test_reserved_and_look_alike_names(session: Session, settings) -> None:  # type: ignore[no-untyped-def]
+    add(session, settings, "Alice")
+    for name in (
+        "anonymous",
+        "system",
+        "cli:root",
+        "alice",
+        "line\u2028break".encode().decode("unicode_escape"),
+    ):
+        with pytest.raises((InvalidValueError, service.ConflictError)):
+            add(session, settings, name)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from planwatch.audit import security_log
 from planwatch.audit.security_log import Actor
+from planwatch.db import make_engine, session_factory, transaction
 from planwatch.errors import InvalidValueError
 from planwatch.models import SecurityEvent
 
@@ -46,10 +47,7 @@ def test_deleting_a_young_event_is_refused(session: Session) -> None:
 def test_a_changed_row_is_found_by_verify(session: Session, backend: str) -> None:
     events = [security_log.record(session, ACTOR, "login.success", now=now(), object_id=i) for i in range(3)]
     victim = events[1]
-    if backend == "sqlite":
-        session.execute(text("DROP TRIGGER security_events_no_update"))
-    else:
-        session.execute(text("ALTER TABLE security_events DISABLE TRIGGER security_events_guard"))
+    _drop_guards(session, backend)
     session.execute(text("UPDATE security_events SET object_id = 'forged' WHERE id = :id"), {"id": victim.id})
     session.expire_all()
     result = security_log.verify(session)
@@ -102,3 +100,83 @@ def test_retention_setting_floor() -> None:
 
     with pytest.raises(ValidationError):
         Settings(log_retention_days=100)
+
+
+def test_deleting_the_newest_rows_is_found(session: Session, backend: str) -> None:
+    events = [security_log.record(session, ACTOR, "login.success", now=now(), object_id=i) for i in range(3)]
+    _drop_guards(session, backend)
+    session.execute(text("DELETE FROM security_events WHERE id = :id"), {"id": events[-1].id})
+    session.expire_all()
+    result = security_log.verify(session)
+    assert result.broken_at is not None
+    assert "newest rows are missing" in result.message
+
+
+def test_deleting_the_oldest_rows_outside_a_purge_is_found(session: Session, backend: str) -> None:
+    for i in range(3):
+        security_log.record(session, ACTOR, "login.success", now=now(), object_id=i)
+    first = session.scalar(select(SecurityEvent.id).order_by(SecurityEvent.id))
+    _drop_guards(session, backend)
+    session.execute(text("DELETE FROM security_events WHERE id = :id"), {"id": first})
+    session.expire_all()
+    assert "removed outside a purge" in security_log.verify(session).message
+
+
+def _drop_guards(session: Session, backend: str) -> None:
+    if backend == "sqlite":
+        session.execute(text("DROP TRIGGER security_events_no_update"))
+        session.execute(text("DROP TRIGGER security_events_no_early_delete"))
+    else:
+        session.execute(text("ALTER TABLE security_events DISABLE TRIGGER security_events_guard"))
+
+
+def test_emptying_the_log_is_refused(session: Session, backend: str) -> None:
+    security_log.record(session, ACTOR, "logout", now=now())
+    statement = "TRUNCATE security_events" if backend == "postgresql" else "DELETE FROM security_events"
+    with pytest.raises(DBAPIError, match=r"cannot be truncated|cannot be deleted"), session.begin_nested():
+        session.execute(text(statement))
+
+
+def test_concurrent_appends_keep_one_chain(
+    demo_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Eight writers appending at once (as parallel requests do) never fork the chain."""
+    import threading
+
+    from tests.conftest import build_demo_database, database_url
+
+    url = database_url(backend, tmp_path_factory, "chain")
+    build_demo_database(url)
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(10):
+                with transaction(factory) as s:
+                    security_log.record(
+                        s, ACTOR, "access.denied", now=now(), object_id=f"{n}-{i}", result="denied"
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        with factory() as s:
+            result = security_log.verify(s)
+        assert result.broken_at is None, result.message
+        assert result.checked == 80
+    finally:
+        engine.dispose()
+
+
+def test_bidi_and_line_separators_are_escaped(session: Session) -> None:
+    sneaky = Actor(name="evil\u2028x\u202e\x9b31m", roles="-", source_ip="1.2.3.4", request_id="r")
+    event = security_log.record(session, sneaky, "login.failure", now=now(), result="failure")
+    assert all(ord(c) >= 32 and c not in "\u2028\u202e\x9b" for c in event.actor)

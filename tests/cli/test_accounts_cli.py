@@ -68,6 +68,7 @@ def test_add_grant_and_list_with_masked_phone(initialised: tuple[str, str]) -> N
     assert listed["张填报"]["phone"] == "138****5678"
     assert listed["张填报"]["capture"] == ["510104"]
     clash = run(url, "users", "grant", "sysadmin", "--role", "audit_admin")
+    assert run(url, "users", "grant", "张填报", "--role", "sys_admin").returncode == 1  # admins hold one role
     assert clash.returncode == 1
     assert "三权分立" in clash.stderr
     unknown = run(url, "users", "grant", "张填报", "--capture", "999999")
@@ -84,7 +85,14 @@ def test_weak_password_from_stdin_is_refused(initialised: tuple[str, str]) -> No
 
 def test_tokens_and_the_log(initialised: tuple[str, str]) -> None:
     url, _ = initialised
-    assert run(url, "users", "add", "mzj_system", "--role", "department_reporter").returncode == 0
+    assert (
+        run(url, "users", "add", "mzj_system", "--service", "--role", "department_reporter").returncode == 0
+    )
+    person = run(url, "users", "add", "mzj_person", "--role", "department_reporter")
+    assert person.returncode == 0
+    refused = run(url, "tokens", "create", "--user", "mzj_person", "--name", "x")
+    assert refused.returncode == 1
+    assert "service accounts" in refused.stderr
     created = run(url, "tokens", "create", "--user", "mzj_system", "--name", "民政局接口", "--days", "30")
     assert created.returncode == 0, created.stderr
     secret = created.stdout.split("secret (shown once): ")[1].strip()

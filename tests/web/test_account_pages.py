@@ -57,6 +57,7 @@ ACCOUNTS: dict[str, tuple[list[Role], str | None, bool]] = {
     "changer": ([Role.reviewer], None, True),
     "wrong": ([Role.reviewer], None, False),
     "browser": ([Role.sys_admin], None, False),
+    "system": ([Role.department_reporter], None, False),  # a service account (API tokens only)
 }
 
 
@@ -78,6 +79,7 @@ def site(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
                     password=account.password,
                     phone=phone,
                     must_change_password=must_change,
+                    service_account=key == "system",
                     settings=settings,
                     actor=SYSTEM,
                     now=now,
@@ -342,12 +344,19 @@ def test_security_admin_grants_roles_and_manages_tokens(site: Site) -> None:
         assert granted.status_code == 303
         assert "已授予" in http.get(granted.headers["location"]).text
         assert "planner" in http.get(f"/api/users/{leaver['id']}").json()["roles"]
-        sec = users[site.accounts["sec"].username]
         clash = http.post(
+            f"/admin/users/{leaver['id']}/roles",
+            data={"csrf_token": csrf, "role": "audit_admin", "change": "grant"},
+        )
+        assert (
+            "三权分立" in http.get(clash.headers["location"]).text
+        )  # a planner cannot also be an administrator
+        sec = users[site.accounts["sec"].username]
+        own = http.post(
             f"/admin/users/{sec['id']}/roles",
             data={"csrf_token": csrf, "role": "audit_admin", "change": "grant"},
         )
-        assert "三权分立" in http.get(clash.headers["location"]).text
+        assert own.status_code == 403  # nobody changes their own account through the web
         scope = http.post(
             f"/admin/users/{leaver['id']}/scopes",
             data={"csrf_token": csrf, "kind": "capture", "code": "510104", "change": "grant"},
@@ -357,7 +366,7 @@ def test_security_admin_grants_roles_and_manages_tokens(site: Site) -> None:
 
         created = http.post(
             "/admin/tokens",
-            data={"csrf_token": csrf, "user": site.accounts["planner"].username, "name": "ci", "days": "30"},
+            data={"csrf_token": csrf, "user": site.accounts["system"].username, "name": "ci", "days": "30"},
         )
         assert created.status_code == 200
         assert created.headers["cache-control"] == "no-store"
@@ -365,7 +374,10 @@ def test_security_admin_grants_roles_and_manages_tokens(site: Site) -> None:
         assert secret is not None
         bearer = {"Authorization": f"Bearer {secret.group(1)}"}
         with client(site) as machine:
-            assert machine.get("/api/session", headers=bearer).json()["username"] == "pg_planner"
+            assert (
+                machine.get("/api/session", headers=bearer).json()["username"]
+                == site.accounts["system"].username
+            )
             page = http.get("/admin/users").text
             assert secret.group(1) not in page  # shown once
             token_id = re.search(r'data-token="(\d+)"', page)

@@ -141,7 +141,10 @@ def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
         for name, (roles, capture, view) in CALLERS.items()
     }
     make_user(url, "canary_user", [Role.reviewer], password=CANARY_PASSWORD, phone=CANARY_PHONE)
-    make_user(url, "sweep_victim", [Role.reviewer])  # what the sweep disables, resets and revokes
+    make_user(
+        url, "sweep_victim", [Role.reviewer], service_account=True
+    )  # what the sweep disables and revokes
+    make_user(url, "sweep_system", [Role.department_reporter], capture=["510100"], service_account=True)
     from planwatch.accounts import service
     from planwatch.audit.security_log import SYSTEM
     from planwatch.clock import system_clock
@@ -149,7 +152,7 @@ def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
 
     engine = make_engine(url)
     with transaction(session_factory(engine)) as session:
-        owner = session.scalar(select(User).where(User.username == "sweep_department"))
+        owner = session.scalar(select(User).where(User.username == "sweep_system"))
         assert owner is not None
         victim = session.scalar(select(User).where(User.username == "sweep_victim"))
         assert victim is not None
@@ -365,3 +368,19 @@ def test_unapproved_values_count_only_for_those_who_may_see_them(
     assert jinjiang_reporter["510104"] == 100.0  # their own district
     assert public["510104"] != 100.0  # the public sees the last approved value, not the submitted one
     assert public["510105"] == internal["510105"]
+
+
+def test_parallel_denials_keep_the_chain_whole(world: World) -> None:
+    """Twenty refusals at once (each logged in its own transaction) never fork the log."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def refused(_: int) -> int:
+        with httpx.Client(base_url=world.server.url, timeout=60) as http:
+            return http.post("/api/users", json={}).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(refused, range(20)))
+    assert set(statuses) == {403}
+    with signed_in(world, "auditadmin") as (http, _):
+        verdict = http.get("/api/audit/security-log/verify").json()
+    assert verdict["intact"] is True, verdict["message"]

@@ -54,7 +54,9 @@ def allowed(roles: frozenset[Role] | set[Role], operation: Operation) -> bool:
 
 
 def conflicting_admin_role(current: set[Role], new: Role) -> Role | None:
-    """The administrator role that ``new`` would clash with (三权分立), if any."""
-    if new not in ADMIN_ROLES:
-        return None
-    return next((role for role in current if role in ADMIN_ROLES and role is not new), None)
+    """The role ``new`` would clash with, if any: an administrator (三权分立) holds exactly one
+    role, so an administrator role excludes every other role and vice versa."""
+    others = [role for role in current if role is not new]
+    if new in ADMIN_ROLES:
+        return others[0] if others else None
+    return next((role for role in others if role in ADMIN_ROLES), None)

@@ -31,6 +31,7 @@ class Principal:
     must_change_password: bool = False
     source_ip: str = "-"
     request_id: str = "-"
+    token_id: int | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -58,9 +59,10 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
+        roles = ",".join(sorted(r.value for r in self.roles)) or "-"
         return Actor(
             name=self.username,
-            roles=",".join(sorted(r.value for r in self.roles)) or "-",
+            roles=f"{roles} (token {self.token_id})" if self.token_id is not None else roles,
             source_ip=self.source_ip,
             request_id=self.request_id,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -62,7 +62,9 @@ def _digest(secret: str) -> str:
 
 def normalise_username(username: str) -> str:
     name = unicodedata.normalize("NFKC", username).strip()
-    if not 1 <= len(name) <= 150 or any(unicodedata.category(c).startswith("C") for c in name):
+    if not 1 <= len(name) <= 150 or any(
+        unicodedata.category(c)[0] == "C" or unicodedata.category(c) in {"Zl", "Zp"} for c in name
+    ):
         msg = "a user name has 1 to 150 printable characters (Chinese names are fine)"
         raise InvalidValueError(msg)
     return name
@@ -91,6 +93,23 @@ def get_user(session: Session, ref: str | int) -> User:
     return user
 
 
+RESERVED_NAMES = frozenset({"anonymous", "system", "-", "local operator"})
+
+
+def check_manageable(by: Principal | None, user: User) -> None:
+    """Administrators do not manage each other or themselves through the web (三权分立): an
+    administrator account is changed only at the server (``planwatch users …``), and nobody
+    changes their own roles, scopes, state or password this way. ``by`` None is that operator."""
+    if by is None:
+        return
+    if by.user_id == user.id:
+        raise ForbiddenError("you cannot change your own account this way; ask another administrator")
+    if any(r.role in ADMIN_ROLES for r in user.roles):
+        raise ForbiddenError(
+            "administrator accounts are managed at the server (`planwatch users …`), not by another administrator"
+        )
+
+
 def create_user(
     session: Session,
     *,
@@ -102,11 +121,17 @@ def create_user(
     display_name: str | None = None,
     phone: str | None = None,
     must_change_password: bool = True,
+    service_account: bool = False,
 ) -> User:
     name = normalise_username(username)
-    if session.scalar(select(User.id).where(User.username == name)) is not None:
+    if name.casefold() in RESERVED_NAMES or name.casefold().startswith("cli:"):
+        raise InvalidValueError(f"{name!r} is reserved for the log; choose another user name")
+    if session.scalar(select(User.id).where(func.lower(User.username) == name.lower())) is not None:
         raise ConflictError(f"the user name {name!r} is taken")
-    check_password(password, username=name, settings=settings)
+    if service_account:  # a machine's account: nobody signs in with it, its API tokens act as it
+        password, must_change_password = secrets.token_urlsafe(48), False
+    else:
+        check_password(password, username=name, settings=settings)
     user = User(
         username=name,
         display_name=display_name,
@@ -114,18 +139,25 @@ def create_user(
         password_hash=hash_password(password),
         password_changed_at=now,
         must_change_password=must_change_password,
+        service_account=service_account,
         created_at=now,
     )
     session.add(user)
     session.flush()
-    record(session, actor, "user.create", now=now, object_type="user", object_id=name)
+    record(session, actor, "user.create", now=now, object_type="user", object_id=name,
+           detail={"service_account": service_account})  # fmt: skip
     return user
 
 
-def grant_role(session: Session, user: User, role: Role, *, actor: Actor, now: datetime) -> None:
+def grant_role(
+    session: Session, user: User, role: Role, *, actor: Actor, now: datetime, by: Principal | None = None
+) -> None:
+    check_manageable(by, user)
     current = {r.role for r in user.roles}
     if role in current:
         return
+    if role in ADMIN_ROLES and user.service_account:
+        raise ConflictError("a service account cannot be an administrator")
     clash = conflicting_admin_role(current, role)
     if clash is not None:
         record(session, actor, "role.grant", now=now, object_type="user", object_id=user.username, result="denied",
@@ -145,7 +177,10 @@ def grant_role(session: Session, user: User, role: Role, *, actor: Actor, now: d
     )
 
 
-def revoke_role(session: Session, user: User, role: Role, *, actor: Actor, now: datetime) -> None:
+def revoke_role(
+    session: Session, user: User, role: Role, *, actor: Actor, now: datetime, by: Principal | None = None
+) -> None:
+    check_manageable(by, user)
     kept = [r for r in user.roles if r.role is not role]
     if len(kept) == len(user.roles):
         return
@@ -175,8 +210,16 @@ def _scope_target(session: Session, kind: ScopeKind, code: str) -> tuple[int | N
 
 
 def grant_scope(
-    session: Session, user: User, kind: ScopeKind, code: str, *, actor: Actor, now: datetime
+    session: Session,
+    user: User,
+    kind: ScopeKind,
+    code: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    by: Principal | None = None,
 ) -> None:
+    check_manageable(by, user)
     division_id, department_id = _scope_target(session, kind, code)
     exists = any(
         s.kind is kind and s.division_id == division_id and s.department_id == department_id
@@ -191,8 +234,16 @@ def grant_scope(
 
 
 def revoke_scope(
-    session: Session, user: User, kind: ScopeKind, code: str, *, actor: Actor, now: datetime
+    session: Session,
+    user: User,
+    kind: ScopeKind,
+    code: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    by: Principal | None = None,
 ) -> None:
+    check_manageable(by, user)
     division_id, department_id = _scope_target(session, kind, code)
     kept = [
         s
@@ -207,7 +258,10 @@ def revoke_scope(
            detail={"kind": kind.value, "code": code})  # fmt: skip
 
 
-def set_disabled(session: Session, user: User, disabled: bool, *, actor: Actor, now: datetime) -> None:
+def set_disabled(
+    session: Session, user: User, disabled: bool, *, actor: Actor, now: datetime, by: Principal | None = None
+) -> None:
+    check_manageable(by, user)
     if user.disabled == disabled:
         return
     user.disabled = disabled
@@ -223,6 +277,10 @@ def set_disabled(session: Session, user: User, disabled: bool, *, actor: Actor, 
     )
 
 
+class WrongPasswordError(ForbiddenError):
+    """The current password given to a password change was wrong (counted like a failed login)."""
+
+
 def change_password(
     session: Session,
     user: User,
@@ -233,10 +291,22 @@ def change_password(
     now: datetime,
     old_password: str | None = None,
     must_change: bool = False,
+    by: Principal | None = None,
 ) -> None:
-    """Set a new password. Users give their old one; a system administrator's reset does not and
-    makes the user choose a new one at next login. Every session of the user ends."""
-    if old_password is not None and not verify_password(old_password, user.password_hash):
+    """Set a new password. Users give their current one, and a wrong one counts as a failed sign-in
+    (five lock the account); a reset by the system administrator (``by``) gives none and makes the
+    user choose a new one at next sign-in. Every session of the user ends.
+
+    A wrong current password raises ``WrongPasswordError`` *after* recording the attempt: callers
+    commit before answering, so the attempt and a lockout are kept."""
+    if old_password is None:
+        check_manageable(by, user)
+    elif user.locked_until is not None and as_utc(user.locked_until) > now:
+        raise WrongPasswordError("the account is locked for a while after too many wrong passwords")
+    elif not verify_password(old_password, user.password_hash):
+        session.add(
+            LoginAttempt(username=user.username, source_ip=actor.source_ip[:64], at=now, success=False)
+        )
         record(
             session,
             actor,
@@ -246,7 +316,8 @@ def change_password(
             object_id=user.username,
             result="failure",
         )
-        raise ForbiddenError("the current password is wrong")
+        _lock_if_too_many(session, user, actor, settings=settings, now=now)
+        raise WrongPasswordError("the current password is wrong")
     check_password(new_password, username=user.username, settings=settings)
     if verify_password(new_password, user.password_hash):
         raise InvalidValueError("the new password must differ from the current one")
@@ -309,11 +380,14 @@ def authenticate(
     user = session.scalar(select(User).where(User.username == name))
     password_ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
     locked = user is not None and user.locked_until is not None and as_utc(user.locked_until) > now
-    ok = user is not None and password_ok and not locked and not user.disabled
+    ok = user is not None and password_ok and not locked and not user.disabled and not user.service_account
     session.add(LoginAttempt(username=name, source_ip=source_ip, at=now, success=ok))
     if ok:
         assert user is not None  # noqa: S101 - ok implies a user
-        record(session, actor, "login.success", now=now, object_type="user", object_id=name)
+        roles = ",".join(sorted(r.role.value for r in user.roles)) or "-"
+        record(
+            session, replace(actor, roles=roles), "login.success", now=now, object_type="user", object_id=name
+        )
         return LoginResult(user)
     reason = (
         "unknown_user"
@@ -326,39 +400,42 @@ def authenticate(
     )
     record(session, actor, "login.failure", now=now, object_type="user", object_id=name, result="failure",
            detail={"reason": reason})  # fmt: skip
-    locked_now = False
-    if user is not None and not locked:
-        session.flush()
-        failures = session.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                LoginAttempt.username == name,
-                LoginAttempt.at >= window_start,
-                LoginAttempt.success.is_(False),
-            )
-        )
-        last_success = session.scalar(
-            select(func.max(LoginAttempt.at)).where(
-                LoginAttempt.username == name, LoginAttempt.success.is_(True)
-            )
-        )
-        if last_success is not None and as_utc(last_success) >= window_start:
-            failures = session.scalar(
-                select(func.count())
-                .select_from(LoginAttempt)
-                .where(
-                    LoginAttempt.username == name,
-                    LoginAttempt.at > last_success,
-                    LoginAttempt.success.is_(False),
-                )
-            )
-        if (failures or 0) >= settings.lockout_failures:
-            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            locked_now = True
-            record(session, actor, "login.lockout", now=now, object_type="user", object_id=name, result="denied",
-                   detail={"until": user.locked_until.isoformat()})  # fmt: skip
+    locked_now = (
+        user is not None
+        and not locked
+        and _lock_if_too_many(session, user, actor, settings=settings, now=now)
+    )
     return LoginResult(None, locked_now)
+
+
+def _lock_if_too_many(
+    session: Session, user: User, actor: Actor, *, settings: Settings, now: datetime
+) -> bool:
+    """Lock ``user`` after too many failures in the window (since their last success); say if so."""
+    window_start = now - timedelta(minutes=settings.lockout_window_minutes)
+    session.flush()
+    since = window_start
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == user.username, LoginAttempt.success.is_(True)
+        )
+    )
+    if last_success is not None and as_utc(last_success) > since:
+        since = as_utc(last_success)
+    failures = session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.username == user.username, LoginAttempt.at >= since, LoginAttempt.success.is_(False)
+        )
+    )
+    if (failures or 0) < settings.lockout_failures:
+        return False
+    user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+    end_user_sessions(session, user.id, reason="locked", now=now)
+    record(session, actor, "login.lockout", now=now, object_type="user", object_id=user.username, result="denied",
+           detail={"until": user.locked_until.isoformat()})  # fmt: skip
+    return True
 
 
 def open_session(
@@ -398,7 +475,8 @@ def resolve_session(
     if reason is not None:
         auth.ended_at, auth.ended_reason = now, reason
         return None
-    auth.last_seen_at = now
+    if now - as_utc(auth.last_seen_at) >= timedelta(seconds=60):  # one write a minute, not one a request
+        auth.last_seen_at = now
     return auth
 
 
@@ -418,7 +496,13 @@ def end_user_sessions(session: Session, user_id: int, *, reason: str, now: datet
 def create_token(
     session: Session, user: User, *, name: str, days: int, settings: Settings, actor: Actor, now: datetime
 ) -> tuple[str, ApiToken]:
-    """A new API token for ``user``; the secret is returned once and only its hash is kept."""
+    """A new API token for the service account ``user``; the secret is returned once and only its
+    hash is kept. Only service accounts get tokens: a token for a person would let whoever created
+    it act as that person."""
+    if not user.service_account:
+        raise ConflictError(
+            f"{user.username} is a person's account; API tokens are for service accounts (--service)"
+        )
     if not 1 <= days <= settings.token_max_days:
         raise InvalidValueError(f"a token lives 1 to {settings.token_max_days} days, got {days}")
     if user.disabled:
@@ -473,6 +557,7 @@ def principal_for(
     csrf_token: str | None = None,
     source_ip: str = "-",
     request_id: str = "-",
+    token_id: int | None = None,
 ) -> Principal:
     roles = frozenset(r.role for r in user.roles)
     rotation_due = (
@@ -504,6 +589,7 @@ def principal_for(
         must_change_password=user.must_change_password or rotation_due,
         source_ip=source_ip,
         request_id=request_id,
+        token_id=token_id,
     )
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from planwatch.models import AuditChainHead
@@ -29,13 +29,24 @@ def link(prev_hash: str, content: dict[str, Any]) -> str:
 
 
 def advance(session: Session, chain: str, content: dict[str, Any]) -> tuple[str, str]:
-    """Lock the chain head, compute this row's hash, move the head; return (prev_hash, hash)."""
-    head = session.scalar(select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update())
-    if head is None:
-        head = AuditChainHead(chain=chain, hash=GENESIS, count=0)
-        session.add(head)
-    prev = head.hash
+    """Take the chain's lock, read its head, move it; return (prev_hash, hash).
+
+    The first statement writes the head row, which serialises concurrent appends on both
+    databases (SQLite's write lock, PostgreSQL's row lock) *before* the head is read, so two
+    writers can never append after the same row.
+    """
+    bumped = session.execute(
+        update(AuditChainHead).where(AuditChainHead.chain == chain).values(count=AuditChainHead.count + 1)
+    )
+    if getattr(bumped, "rowcount", 0) == 0:  # a chain's very first row
+        session.execute(insert(AuditChainHead).values(chain=chain, hash=GENESIS, count=1))
+    prev = session.scalar(select(AuditChainHead.hash).where(AuditChainHead.chain == chain))
+    assert prev is not None  # noqa: S101 - the row was written just above
     new = link(prev, content)
-    head.hash = new
-    head.count += 1
+    session.execute(update(AuditChainHead).where(AuditChainHead.chain == chain).values(hash=new))
     return prev, new
+
+
+def head(session: Session, chain: str) -> str:
+    """The latest hash of ``chain`` (GENESIS before its first row)."""
+    return session.scalar(select(AuditChainHead.hash).where(AuditChainHead.chain == chain)) or GENESIS

@@ -8,6 +8,7 @@ which may not be set under 184 days.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,10 +16,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from planwatch.audit.chain import advance, link
+from planwatch.audit.chain import GENESIS, advance, head, link
 from planwatch.clock import as_utc
 from planwatch.errors import InvalidValueError
-from planwatch.models import SecurityEvent
+from planwatch.models import AuditChainHead, SecurityEvent
 
 CHAIN = "security"
 RETENTION_FLOOR_DAYS = 184
@@ -37,13 +38,17 @@ class Actor:
 SYSTEM = Actor(name="system", roles="system", source_ip="local", request_id="cli")
 
 
+def _unsafe(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] == "C" or category in {"Zl", "Zp"}
+
+
 def _clean(value: str) -> str:
-    """One event is one line wherever it is printed: control characters are escaped."""
-    return (
-        value.encode("unicode_escape").decode("ascii")
-        if any(ord(c) < 32 or c == "\x7f" for c in value)
-        else value
-    )
+    """One event is one line wherever it is printed: control, format (bidi) and line-separator
+    characters are escaped as \\uXXXX; Chinese and other printable text is kept."""
+    if not any(_unsafe(c) for c in value):
+        return value
+    return "".join(c.encode("unicode_escape").decode("ascii") if _unsafe(c) else c for c in value)
 
 
 def _content(event: SecurityEvent) -> dict[str, Any]:
@@ -102,10 +107,21 @@ class Verification:
 
 
 def verify(session: Session) -> Verification:
-    """Recompute the chain from the oldest kept row (whose prev_hash anchors a purge)."""
+    """Recompute the chain. The oldest kept row must start the chain or be the anchor a purge
+    recorded; every row must follow the one before; the newest must be the chain's head; and the
+    rows kept plus the rows purged must be every row ever appended."""
+    purges = [
+        e.detail for e in session.scalars(select(SecurityEvent).where(SecurityEvent.action == "log.purge"))
+    ]
+    anchors = {GENESIS} | {str(p["anchor"]) for p in purges if p.get("anchor")}
+    purged = sum(int(p.get("deleted", 0)) for p in purges)  # type: ignore[call-overload]
     prev: str | None = None
     checked = 0
     for event in session.scalars(select(SecurityEvent).order_by(SecurityEvent.id)).yield_per(1000):
+        if prev is None and event.prev_hash not in anchors:
+            return Verification(
+                checked, event.id, f"row {event.id}: the oldest rows were removed outside a purge"
+            )
         if prev is not None and event.prev_hash != prev:
             return Verification(checked, event.id, f"row {event.id}: prev_hash does not match row before it")
         if link(event.prev_hash, _content(event)) != event.hash:
@@ -114,6 +130,16 @@ def verify(session: Session) -> Verification:
             )
         prev = event.hash
         checked += 1
+    latest = head(session, CHAIN)
+    if (prev or GENESIS) != latest:
+        return Verification(checked, -1, "the newest rows are missing: the last row is not the chain's head")
+    appended = session.scalar(select(AuditChainHead.count).where(AuditChainHead.chain == CHAIN)) or 0
+    if checked + purged != appended:
+        return Verification(
+            checked,
+            -1,
+            f"{appended} rows were appended, {checked} are here and {purged} were purged: rows are missing",
+        )
     return Verification(checked, None, f"{checked} events, chain intact")
 
 
@@ -132,13 +158,22 @@ def purge(session: Session, *, retention_days: int, now: datetime, actor: Actor 
     count = session.scalar(select(func.count()).select_from(doomed.subquery())) or 0
     if count:
         session.execute(delete(SecurityEvent).where(SecurityEvent.id.in_(doomed)))
+    # the oldest row left (or, if none is, the purge event itself) continues from this hash
+    anchor = session.scalar(select(SecurityEvent.prev_hash).order_by(SecurityEvent.id).limit(1)) or head(
+        session, CHAIN
+    )
     record(
         session,
         actor,
         "log.purge",
         now=now,
         object_type="security_events",
-        detail={"deleted": count, "cutoff": cutoff.isoformat(), "retention_days": retention_days},
+        detail={
+            "deleted": count,
+            "cutoff": cutoff.isoformat(),
+            "retention_days": retention_days,
+            "anchor": anchor,
+        },
     )
     return int(count)
 

@@ -92,10 +92,15 @@ def users_add(
     display_name: Annotated[str | None, typer.Option(help="Full name.")] = None,
     phone: Annotated[str | None, typer.Option(help="Contact phone (shown masked).")] = None,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+    service_account: Annotated[
+        bool, typer.Option("--service", help="A department system's account: no sign-in, API tokens only.")
+    ] = False,
 ) -> None:
     """Add an account; without --password-stdin a random password is printed once."""
     settings = Settings()
     password = input().rstrip("\n") if password_stdin else generate_password(settings, username)
+    if service_account:
+        password_stdin = True  # nothing to print: a service account has no password anyone uses
     with unit_of_work(settings) as session:
         user = service.create_user(
             session,
@@ -107,6 +112,7 @@ def users_add(
             actor=operator(),
             now=system_clock(),
             must_change_password=not settings.demo,
+            service_account=service_account,
         )
         _grants(
             session,

@@ -197,7 +197,12 @@ def division_tree(session: Session) -> DivisionTree:
     if tree is None:
         rows = session.execute(
             select(
-                Division.id, Division.code, Division.name_zh, Division.name_en, Division.level, Division.parent_id
+                Division.id,
+                Division.code,
+                Division.name_zh,
+                Division.name_en,
+                Division.level,
+                Division.parent_id,
             ).where(Division.valid_to.is_(None))
         )
         tree = DivisionTree(Node(*row) for row in rows)

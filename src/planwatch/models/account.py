@@ -24,6 +24,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     must_change_password: Mapped[bool] = mapped_column(default=False)
+    service_account: Mapped[bool] = mapped_column(default=False)
+    """A machine's account (a department's system): it cannot sign in; its API tokens act as it."""
     disabled: Mapped[bool] = mapped_column(default=False)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from planwatch import __version__
 from planwatch.accounts.principal import anonymous
+from planwatch.accounts.service import ConflictError
 from planwatch.audit.security_log import record
 from planwatch.clock import Clock, system_clock
 from planwatch.config import Settings
@@ -57,7 +59,7 @@ def _record_denial(request: Request, exc: PlanwatchError) -> None:
             object_type="route",
             object_id=f"{request.method} {request.url.path}",
             result="denied",
-            detail={"status": exc.status_code, "reason": type(exc).__name__},
+            detail={"status": exc.status_code, "reason": type(exc).__name__, "message": exc.message[:300]},
         )
 
 
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
 
     @app.exception_handler(PlanwatchError)
     async def planwatch_error(request: Request, exc: PlanwatchError) -> Response:
-        if isinstance(exc, ForbiddenError | UnauthorizedError | OutOfScopeError):
+        if isinstance(exc, ForbiddenError | UnauthorizedError | OutOfScopeError | ConflictError):
             await run_in_threadpool(_record_denial, request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
         if _wants_json(request):
@@ -121,6 +123,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             body = {"error": {"type": "HTTPError", "message": message}}
             return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
         return render_error(request, exc.status_code, message)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if settings.cookie_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:

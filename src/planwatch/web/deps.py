@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from planwatch.accounts.policy import Operation
@@ -20,6 +20,9 @@ from planwatch.divisions.service import division_tree
 from planwatch.errors import ForbiddenError, UnauthorizedError
 from planwatch.evaluation.service import PUBLIC, Audience
 from planwatch.web.i18n import LANGUAGES
+
+Id = Annotated[int, Path(ge=1, le=2**53, description="A numeric id")]
+"""Ids in paths: out-of-range numbers answer 422, never reach the database."""
 
 SESSION_COOKIE = "pw_session"
 CSRF_COOKIE = "pw_csrf"
@@ -89,6 +92,7 @@ def get_principal(request: Request, session: SessionDep, settings: SettingsDep, 
             now=now,
             source_ip=ip,
             request_id=rid,
+            token_id=token.id,
         )
     elif cookie := request.cookies.get(SESSION_COOKIE):
         auth = resolve_session(session, cookie, settings=settings, now=now)

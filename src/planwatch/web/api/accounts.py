@@ -21,6 +21,7 @@ from planwatch.models import ApiToken, AuthSession
 from planwatch.models.enums import Role, ScopeKind
 from planwatch.web.deps import (
     SESSION_COOKIE,
+    Id,
     NowDep,
     PrincipalDep,
     SessionDep,
@@ -72,7 +73,10 @@ class UserOut(BaseModel):
 
 class UserIn(_In):
     username: str = Field(min_length=1, max_length=150)
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(default="", max_length=1024, description="Not used for a service account")
+    service_account: bool = Field(
+        default=False, description="A department system's account: no sign-in, API tokens only"
+    )
     display_name: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=32)
 
@@ -220,18 +224,21 @@ def api_logout(principal: PrincipalDep, session: SessionDep, now: NowDep) -> Res
 def api_change_password(
     body: PasswordIn, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> Response:
-    if principal.anonymous or principal.user_id is None:
-        raise ForbiddenError("sign in first (登录后再操作)")
+    if principal.via != "session" or principal.user_id is None:
+        raise ForbiddenError("sign in with your password first (a token cannot change a password)")
     user = service.get_user(session, principal.user_id)
-    service.change_password(
-        session,
-        user,
-        new_password=body.new_password,
-        old_password=body.current_password,
-        settings=settings,
-        actor=principal.actor,
-        now=now,
-    )
+    try:
+        service.change_password(
+            session,
+            user,
+            new_password=body.new_password,
+            old_password=body.current_password,
+            settings=settings,
+            actor=principal.actor,
+            now=now,
+        )
+    except service.WrongPasswordError as exc:  # answered, not raised: the failed attempt stays recorded
+        return JSONResponse({"error": {"type": "ForbiddenError", "message": exc.message}}, status_code=403)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -269,6 +276,7 @@ def api_create_user(
         password=body.password,
         display_name=body.display_name,
         phone=body.phone,
+        service_account=body.service_account,
         settings=settings,
         actor=principal.actor,
         now=now,
@@ -283,7 +291,7 @@ def api_create_user(
     dependencies=[requires(Operation.accounts_read)],
 )
 def api_user(
-    user_id: int, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
+    user_id: Id, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> UserOut:
     return _user_out(session, service.get_user(session, user_id), settings, now)
 
@@ -295,10 +303,10 @@ def api_user(
     dependencies=[requires(Operation.accounts_manage)],
 )
 def api_disable(
-    user_id: int, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
+    user_id: Id, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> UserOut:
     user = service.get_user(session, user_id)
-    service.set_disabled(session, user, True, actor=principal.actor, now=now)
+    service.set_disabled(session, user, True, actor=principal.actor, now=now, by=principal)
     return _user_out(session, user, settings, now)
 
 
@@ -309,10 +317,10 @@ def api_disable(
     dependencies=[requires(Operation.accounts_manage)],
 )
 def api_enable(
-    user_id: int, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
+    user_id: Id, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> UserOut:
     user = service.get_user(session, user_id)
-    service.set_disabled(session, user, False, actor=principal.actor, now=now)
+    service.set_disabled(session, user, False, actor=principal.actor, now=now, by=principal)
     return _user_out(session, user, settings, now)
 
 
@@ -323,7 +331,7 @@ def api_enable(
     dependencies=[requires(Operation.accounts_manage)],
 )
 def api_reset_password(
-    user_id: int,
+    user_id: Id,
     body: ResetIn,
     principal: PrincipalDep,
     session: SessionDep,
@@ -339,6 +347,7 @@ def api_reset_password(
         actor=principal.actor,
         now=now,
         must_change=True,
+        by=principal,
     )
     return Response(status_code=204)
 
@@ -350,10 +359,10 @@ def api_reset_password(
     dependencies=[requires(Operation.grants_manage)],
 )
 def api_grant_role(
-    user_id: int, role: Role, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
+    user_id: Id, role: Role, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> UserOut:
     user = service.get_user(session, user_id)
-    service.grant_role(session, user, role, actor=principal.actor, now=now)
+    service.grant_role(session, user, role, actor=principal.actor, now=now, by=principal)
     return _user_out(session, user, settings, now)
 
 
@@ -364,10 +373,10 @@ def api_grant_role(
     dependencies=[requires(Operation.grants_manage)],
 )
 def api_revoke_role(
-    user_id: int, role: Role, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
+    user_id: Id, role: Role, principal: PrincipalDep, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> UserOut:
     user = service.get_user(session, user_id)
-    service.revoke_role(session, user, role, actor=principal.actor, now=now)
+    service.revoke_role(session, user, role, actor=principal.actor, now=now, by=principal)
     return _user_out(session, user, settings, now)
 
 
@@ -378,7 +387,7 @@ def api_revoke_role(
     dependencies=[requires(Operation.grants_manage)],
 )
 def api_grant_scope(
-    user_id: int,
+    user_id: Id,
     kind: ScopeKind,
     code: str,
     principal: PrincipalDep,
@@ -387,7 +396,7 @@ def api_grant_scope(
     now: NowDep,
 ) -> UserOut:
     user = service.get_user(session, user_id)
-    service.grant_scope(session, user, kind, code, actor=principal.actor, now=now)
+    service.grant_scope(session, user, kind, code, actor=principal.actor, now=now, by=principal)
     return _user_out(session, user, settings, now)
 
 
@@ -398,7 +407,7 @@ def api_grant_scope(
     dependencies=[requires(Operation.grants_manage)],
 )
 def api_revoke_scope(
-    user_id: int,
+    user_id: Id,
     kind: ScopeKind,
     code: str,
     principal: PrincipalDep,
@@ -407,7 +416,7 @@ def api_revoke_scope(
     now: NowDep,
 ) -> UserOut:
     user = service.get_user(session, user_id)
-    service.revoke_scope(session, user, kind, code, actor=principal.actor, now=now)
+    service.revoke_scope(session, user, kind, code, actor=principal.actor, now=now, by=principal)
     return _user_out(session, user, settings, now)
 
 
@@ -418,7 +427,7 @@ def api_revoke_scope(
     dependencies=[requires(Operation.pii_unmask)],
 )
 def api_unmask(
-    user_id: int,
+    user_id: Id,
     body: UnmaskIn,
     principal: PrincipalDep,
     session: SessionDep,
@@ -477,7 +486,7 @@ def api_create_token(
     summary="Revoke an API token",
     dependencies=[requires(Operation.tokens_manage)],
 )
-def api_revoke_token(token_id: int, principal: PrincipalDep, session: SessionDep, now: NowDep) -> TokenOut:
+def api_revoke_token(token_id: Id, principal: PrincipalDep, session: SessionDep, now: NowDep) -> TokenOut:
     return TokenOut(**_token_out(service.revoke_token(session, token_id, actor=principal.actor, now=now)))
 
 

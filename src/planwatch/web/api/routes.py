@@ -25,7 +25,7 @@ from planwatch.plans.views import (
     target_breakdown,
     target_view,
 )
-from planwatch.web.deps import AudienceDep, NowDep, PrincipalDep, SessionDep, SettingsDep, requires
+from planwatch.web.deps import AudienceDep, Id, NowDep, PrincipalDep, SessionDep, SettingsDep, requires
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -72,7 +72,7 @@ def api_targets(
 @router.get("/targets/{target_id}", response_model=TargetOut, summary="One target with its evaluation")
 def api_target(
     audience: AudienceDep,
-    target_id: int,
+    target_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     year: Annotated[int | None, Query(description="Evaluation year (default: latest with data)")] = None,
@@ -89,7 +89,7 @@ def api_target(
 )
 def api_target_divisions(
     audience: AudienceDep,
-    target_id: int,
+    target_id: Id,
     session: SessionDep,
     year: Annotated[int | None, Query(description="Year (default: latest with data)")] = None,
 ) -> BreakdownOut:
@@ -106,7 +106,7 @@ def api_target_divisions(
 )
 def api_patch_target(
     audience: AudienceDep,
-    target_id: int,
+    target_id: Id,
     patch: TargetPatch,
     principal: PrincipalDep,
     session: SessionDep,

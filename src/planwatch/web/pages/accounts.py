@@ -40,6 +40,7 @@ from planwatch.web.api.accounts import set_session_cookie
 from planwatch.web.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
+    Id,
     LanguageDep,
     NowDep,
     PrincipalDep,
@@ -351,6 +352,8 @@ def _act(principal: Principal, action: Callable[[], str]) -> Response:
     back to the users page with its message; a domain error is shown there, not raised."""
     try:
         message = action()
+    except ForbiddenError:
+        raise  # a refusal is a 403 page and an access.denied row, not a message
     except PlanwatchError as exc:
         return _back(principal, USERS_PAGE, error=exc.message)
     return _back(principal, USERS_PAGE, ok=message)
@@ -390,11 +393,11 @@ def create_user(
 
 @router.post(USERS_PAGE + "/{user_id}/disable", dependencies=[requires(Operation.accounts_manage)])
 def disable_user(
-    user_id: int, principal: PrincipalDep, session: SessionDep, now: NowDep, lang: LanguageDep
+    user_id: Id, principal: PrincipalDep, session: SessionDep, now: NowDep, lang: LanguageDep
 ) -> Response:
     def action() -> str:
         user = service.get_user(session, user_id)
-        service.set_disabled(session, user, True, actor=principal.actor, now=now)
+        service.set_disabled(session, user, True, actor=principal.actor, now=now, by=principal)
         return translator(lang)("flash.user_disabled").format(name=user.username)
 
     return _act(principal, action)
@@ -402,11 +405,11 @@ def disable_user(
 
 @router.post(USERS_PAGE + "/{user_id}/enable", dependencies=[requires(Operation.accounts_manage)])
 def enable_user(
-    user_id: int, principal: PrincipalDep, session: SessionDep, now: NowDep, lang: LanguageDep
+    user_id: Id, principal: PrincipalDep, session: SessionDep, now: NowDep, lang: LanguageDep
 ) -> Response:
     def action() -> str:
         user = service.get_user(session, user_id)
-        service.set_disabled(session, user, False, actor=principal.actor, now=now)
+        service.set_disabled(session, user, False, actor=principal.actor, now=now, by=principal)
         return translator(lang)("flash.user_enabled").format(name=user.username)
 
     return _act(principal, action)
@@ -414,7 +417,7 @@ def enable_user(
 
 @router.post(USERS_PAGE + "/{user_id}/password", dependencies=[requires(Operation.accounts_manage)])
 def reset_password(
-    user_id: int,
+    user_id: Id,
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -432,6 +435,7 @@ def reset_password(
             actor=principal.actor,
             now=now,
             must_change=True,
+            by=principal,
         )
         return translator(lang)("flash.password_reset").format(name=user.username)
 
@@ -443,7 +447,7 @@ Change = Literal["grant", "revoke"]
 
 @router.post(USERS_PAGE + "/{user_id}/roles", dependencies=[requires(Operation.grants_manage)])
 def change_role(
-    user_id: int,
+    user_id: Id,
     principal: PrincipalDep,
     session: SessionDep,
     now: NowDep,
@@ -454,9 +458,9 @@ def change_role(
     def action() -> str:
         user = service.get_user(session, user_id)
         if change == "grant":
-            service.grant_role(session, user, role, actor=principal.actor, now=now)
+            service.grant_role(session, user, role, actor=principal.actor, now=now, by=principal)
         else:
-            service.revoke_role(session, user, role, actor=principal.actor, now=now)
+            service.revoke_role(session, user, role, actor=principal.actor, now=now, by=principal)
         t = translator(lang)
         return t(f"flash.role_{change}").format(name=user.username, role=t(f"role.{role.value}"))
 
@@ -465,7 +469,7 @@ def change_role(
 
 @router.post(USERS_PAGE + "/{user_id}/scopes", dependencies=[requires(Operation.grants_manage)])
 def change_scope(
-    user_id: int,
+    user_id: Id,
     principal: PrincipalDep,
     session: SessionDep,
     now: NowDep,
@@ -477,9 +481,13 @@ def change_scope(
     def action() -> str:
         user = service.get_user(session, user_id)
         if change == "grant":
-            service.grant_scope(session, user, kind, code.strip(), actor=principal.actor, now=now)
+            service.grant_scope(
+                session, user, kind, code.strip(), actor=principal.actor, now=now, by=principal
+            )
         else:
-            service.revoke_scope(session, user, kind, code.strip(), actor=principal.actor, now=now)
+            service.revoke_scope(
+                session, user, kind, code.strip(), actor=principal.actor, now=now, by=principal
+            )
         t = translator(lang)
         scope = f"{t(f'scope.{kind.value}')} {code.strip()}"
         return t(f"flash.scope_{change}").format(name=user.username, scope=scope)
@@ -520,7 +528,7 @@ def create_token(
 
 @router.post("/admin/tokens/{token_id}/revoke", dependencies=[requires(Operation.tokens_manage)])
 def revoke_token(
-    token_id: int, principal: PrincipalDep, session: SessionDep, now: NowDep, lang: LanguageDep
+    token_id: Id, principal: PrincipalDep, session: SessionDep, now: NowDep, lang: LanguageDep
 ) -> Response:
     def action() -> str:
         token = service.revoke_token(session, token_id, actor=principal.actor, now=now)

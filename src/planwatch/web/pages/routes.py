@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.plans.views import get_target, plan_overview, target_breakdown, target_view
-from planwatch.web.deps import AudienceDep, LanguageDep, SessionDep, SettingsDep
+from planwatch.web.deps import AudienceDep, Id, LanguageDep, SessionDep, SettingsDep
 from planwatch.web.i18n import LANGUAGES, translator
 
 TEMPLATES = Jinja2Templates(directory=Path(str(resources.files("planwatch.web") / "templates")))
@@ -90,7 +90,7 @@ def overview_page(
 def target_page(
     audience: AudienceDep,
     request: Request,
-    target_id: int,
+    target_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     lang: LanguageDep,
