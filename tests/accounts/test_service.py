@@ -288,3 +288,29 @@ def test_reserved_and_look_alike_names(session: Session, settings) -> None:  # t
     ):
         with pytest.raises((InvalidValueError, service.ConflictError)):
             add(session, settings, name)
+
+
+def test_unicode_case_variants_are_the_same_name(session: Session, settings) -> None:  # type: ignore[no-untyped-def]
+    add(session, settings, "Ärger")
+    with pytest.raises(service.ConflictError):
+        add(session, settings, "ärger")
+
+
+def test_a_lockout_does_not_sign_anyone_out(session: Session, settings) -> None:  # type: ignore[no-untyped-def]
+    user, _ = add(session, settings, "busy_admin")
+    secret, _ = service.open_session(session, user, source_ip="-", settings=settings, now=T0)
+    for _ in range(5):
+        login(session, settings, "busy_admin", "wrong", T0, ip="203.0.113.66")
+    assert user.locked_until is not None
+    assert service.resolve_session(session, secret, settings=settings, now=T0) is not None
+
+
+def test_administrator_roles_are_not_granted_through_the_web(session: Session, settings) -> None:  # type: ignore[no-untyped-def]
+    from planwatch.errors import ForbiddenError
+
+    security, _ = add(session, settings, "sec2", Role.security_admin)
+    target, _ = add(session, settings, "newbie")
+    by = service.principal_for(security, division_tree(session), via="session", settings=settings, now=T0)
+    with pytest.raises(ForbiddenError, match="granted at the server"):
+        service.grant_role(session, target, Role.audit_admin, actor=by.actor, now=T0, by=by)
+    service.grant_role(session, target, Role.reviewer, actor=by.actor, now=T0, by=by)

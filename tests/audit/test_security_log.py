@@ -180,3 +180,12 @@ def test_bidi_and_line_separators_are_escaped(session: Session) -> None:
     sneaky = Actor(name="evil\u2028x\u202e\x9b31m", roles="-", source_ip="1.2.3.4", request_id="r")
     event = security_log.record(session, sneaky, "login.failure", now=now(), result="failure")
     assert all(ord(c) >= 32 and c not in "\u2028\u202e\x9b" for c in event.actor)
+
+
+def test_every_field_is_escaped(session: Session) -> None:
+    sneaky = Actor(name="x", roles="a\nb", source_ip="10.0.0.1\x9b2J", request_id="r\u2028")
+    event = security_log.record(
+        session, sneaky, "login.failure", now=now(), detail={"nested": {"k": ["\u202e"]}}
+    )
+    for value in (event.actor_role, event.source_ip, event.request_id, str(event.detail)):
+        assert not any(c in value for c in "\n\x9b\u2028\u202e")

@@ -1,7 +1,7 @@
 """One policy table (role × operation) drives every permission check; anything not listed is denied.
 
-三权分立: the system administrator runs accounts and configuration, the security administrator
-grants roles, scopes and tokens, the audit administrator reads the security log. None of them can
+三权分立: the system administrator runs accounts, service-account tokens and configuration, the
+security administrator grants roles and scopes, the audit administrator reads the security log. None of them can
 do the others' work, and no user can hold two of these roles.
 """
 
@@ -40,10 +40,10 @@ POLICY: dict[Role, frozenset[Operation]] = {
     Role.department_reporter: frozenset({*_BUSINESS_READ, Operation.data_write}),
     Role.district_reporter: frozenset({*_BUSINESS_READ, Operation.data_write}),
     Role.reviewer: frozenset(_BUSINESS_READ),
-    Role.sys_admin: frozenset({Operation.accounts_read, Operation.accounts_manage}),
-    Role.security_admin: frozenset(
-        {Operation.accounts_read, Operation.grants_manage, Operation.tokens_manage, Operation.pii_unmask}
-    ),
+    # Who grants a service account its roles must not also hold its tokens: the security
+    # administrator grants, the system administrator issues tokens (it takes both to act).
+    Role.sys_admin: frozenset({Operation.accounts_read, Operation.accounts_manage, Operation.tokens_manage}),
+    Role.security_admin: frozenset({Operation.accounts_read, Operation.grants_manage, Operation.pii_unmask}),
     Role.audit_admin: frozenset({Operation.audit_read}),
 }
 

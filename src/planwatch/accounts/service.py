@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from planwatch.accounts.passwords import (
@@ -70,6 +71,11 @@ def normalise_username(username: str) -> str:
     return name
 
 
+def username_key(name: str) -> str:
+    """What makes two user names the same account: Unicode case folding (Ärger = ärger)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
 def policy_for(settings: Settings) -> PasswordPolicy:
     return PasswordPolicy(min_length=settings.password_min_length, dengbao=settings.dengbao_mode)
 
@@ -126,7 +132,8 @@ def create_user(
     name = normalise_username(username)
     if name.casefold() in RESERVED_NAMES or name.casefold().startswith("cli:"):
         raise InvalidValueError(f"{name!r} is reserved for the log; choose another user name")
-    if session.scalar(select(User.id).where(func.lower(User.username) == name.lower())) is not None:
+    key = username_key(name)
+    if session.scalar(select(User.id).where(User.username_key == key)) is not None:
         raise ConflictError(f"the user name {name!r} is taken")
     if service_account:  # a machine's account: nobody signs in with it, its API tokens act as it
         password, must_change_password = secrets.token_urlsafe(48), False
@@ -134,6 +141,7 @@ def create_user(
         check_password(password, username=name, settings=settings)
     user = User(
         username=name,
+        username_key=key,
         display_name=display_name,
         phone=encrypt(settings, phone),
         password_hash=hash_password(password),
@@ -143,7 +151,11 @@ def create_user(
         created_at=now,
     )
     session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(f"the user name {name!r} is taken") from None
     record(session, actor, "user.create", now=now, object_type="user", object_id=name,
            detail={"service_account": service_account})  # fmt: skip
     return user
@@ -153,6 +165,13 @@ def grant_role(
     session: Session, user: User, role: Role, *, actor: Actor, now: datetime, by: Principal | None = None
 ) -> None:
     check_manageable(by, user)
+    if by is not None and role in ADMIN_ROLES:
+        raise ForbiddenError(
+            "administrator roles are granted at the server (`planwatch users grant`), not through the web"
+        )
+    # lock the user's row so two grants at once cannot both pass the check below (PostgreSQL)
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    session.refresh(user, attribute_names=["roles"])
     current = {r.role for r in user.roles}
     if role in current:
         return
@@ -162,7 +181,10 @@ def grant_role(
     if clash is not None:
         record(session, actor, "role.grant", now=now, object_type="user", object_id=user.username, result="denied",
                detail={"role": role.value, "conflicts_with": clash.value})  # fmt: skip
-        msg = f"{user.username} is already {clash.value}; the three administrator roles are held by different people (三权分立)"
+        msg = (
+            f"{user.username} holds {clash.value}; an administrator holds exactly one role (三权分立), "
+            f"so {role.value} cannot be added"
+        )
         raise ConflictError(msg)
     user.roles.append(UserRole(role=role))
     session.flush()
@@ -432,7 +454,8 @@ def _lock_if_too_many(
     if (failures or 0) < settings.lockout_failures:
         return False
     user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-    end_user_sessions(session, user.id, reason="locked", now=now)
+    # live sessions are left alone: anyone can trigger a lockout by guessing, and must not be able
+    # to sign an administrator out in the middle of an incident that way
     record(session, actor, "login.lockout", now=now, object_type="user", object_id=user.username, result="denied",
            detail={"until": user.locked_until.isoformat()})  # fmt: skip
     return True
@@ -608,6 +631,7 @@ class UserView:
     disabled: bool
     locked: bool
     must_change_password: bool
+    service_account: bool
 
 
 def user_view(session: Session, user: User, *, settings: Settings, now: datetime) -> UserView:
@@ -631,6 +655,7 @@ def user_view(session: Session, user: User, *, settings: Settings, now: datetime
         disabled=user.disabled,
         locked=user.locked_until is not None and as_utc(user.locked_until) > now,
         must_change_password=user.must_change_password,
+        service_account=user.service_account,
     )
 
 

@@ -51,6 +51,16 @@ def _clean(value: str) -> str:
     return "".join(c.encode("unicode_escape").decode("ascii") if _unsafe(c) else c for c in value)
 
 
+def _clean_detail(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {_clean(str(k)): _clean_detail(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_detail(v) for v in value]
+    return value
+
+
 def _content(event: SecurityEvent) -> dict[str, Any]:
     return {
         "at": as_utc(event.at).astimezone(UTC).isoformat(),
@@ -81,14 +91,14 @@ def record(
     event = SecurityEvent(
         at=as_utc(now).astimezone(UTC),
         actor=_clean(actor.name)[:150],
-        actor_role=actor.roles[:200] or "-",
-        source_ip=actor.source_ip[:64],
+        actor_role=_clean(actor.roles)[:200] or "-",
+        source_ip=_clean(actor.source_ip)[:64],
         action=action,
         object_type=object_type,
         object_id=_clean(str(object_id))[:200],
         result=result,
-        request_id=actor.request_id[:64],
-        detail={k: _clean(v) if isinstance(v, str) else v for k, v in (detail or {}).items()},
+        request_id=_clean(actor.request_id)[:64],
+        detail=_clean_detail(detail or {}),
         prev_hash="",
         hash="",
     )

@@ -17,6 +17,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
     """As typed at creation, NFKC-normalised; Unicode is welcome (张三)."""
+    username_key: Mapped[str] = mapped_column(String(150), unique=True)
+    """The case-folded name: Ärger and ärger cannot both exist."""
     display_name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(512))
     """Personal data, encrypted with the data key (never in clear in the database); shown masked

@@ -94,6 +94,7 @@ def upgrade() -> None:
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=150), nullable=False),
+        sa.Column("username_key", sa.String(length=150), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=True),
         sa.Column("phone", sa.String(length=512), nullable=True),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
@@ -105,6 +106,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
+        sa.UniqueConstraint("username_key", name=op.f("uq_users_username_key")),
     )
     op.create_table(
         "api_tokens",

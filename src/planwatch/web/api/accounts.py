@@ -69,6 +69,7 @@ class UserOut(BaseModel):
     disabled: bool
     locked: bool
     must_change_password: bool
+    service_account: bool
 
 
 class UserIn(_In):
@@ -502,7 +503,7 @@ def api_security_log(
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=150)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[EventOut]:
     rows = security_log.events(session, action=action, actor=actor, limit=limit, offset=offset)
     return [

@@ -139,7 +139,7 @@ def api_divisions(
     parent: Annotated[str | None, Query(description="Code of the parent division")] = None,
     q: Annotated[str | None, Query(description="Part of the Chinese name", max_length=50)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[DivisionOut]:
     return list_divisions(session, level=level, parent=parent, q=q, limit=limit, offset=offset)
 

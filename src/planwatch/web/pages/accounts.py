@@ -25,12 +25,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from planwatch.accounts import service
 from planwatch.accounts.policy import Operation
 from planwatch.accounts.principal import Principal
 from planwatch.audit import security_log
-from planwatch.clock import as_utc
+from planwatch.clock import as_utc, system_clock
 from planwatch.config import Settings
 from planwatch.divisions.service import division_tree
 from planwatch.errors import ForbiddenError, PlanwatchError
@@ -286,8 +287,8 @@ def password_submit(
     new_password: Annotated[str, Form(min_length=1, max_length=1024)],
     repeat_password: Annotated[str, Form(min_length=1, max_length=1024)],
 ) -> Response:
-    if principal.anonymous or principal.user_id is None:
-        raise ForbiddenError("sign in first (登录后再操作)")
+    if principal.via != "session" or principal.user_id is None:
+        raise ForbiddenError("sign in with your password first (a token cannot change a password)")
     if new_password != repeat_password:
         problems = [translator(lang)("passwords_differ")]
         return _password_form(request, principal, settings, lang, status_code=422, problems=problems)
@@ -347,7 +348,7 @@ def users_page(
     )
 
 
-def _act(principal: Principal, action: Callable[[], str]) -> Response:
+def _act(principal: Principal, session: Session, action: Callable[[], str]) -> Response:
     """Run ``action`` (the route's ``requires`` dependency has checked the policy already) and go
     back to the users page with its message; a domain error is shown there, not raised."""
     try:
@@ -355,6 +356,9 @@ def _act(principal: Principal, action: Callable[[], str]) -> Response:
     except ForbiddenError:
         raise  # a refusal is a 403 page and an access.denied row, not a message
     except PlanwatchError as exc:
+        # shown on the page rather than raised: the refusal is logged here, in the committed request
+        security_log.record(session, principal.actor, "request.refused", now=system_clock(), object_type="route",
+                            result="denied", detail={"reason": type(exc).__name__, "message": exc.message[:300]})  # fmt: skip
         return _back(principal, USERS_PAGE, error=exc.message)
     return _back(principal, USERS_PAGE, ok=message)
 
@@ -388,7 +392,7 @@ def create_user(
         )
         return translator(lang)("flash.user_created").format(name=user.username)
 
-    return _act(principal, action)
+    return _act(principal, session, action)
 
 
 @router.post(USERS_PAGE + "/{user_id}/disable", dependencies=[requires(Operation.accounts_manage)])
@@ -400,7 +404,7 @@ def disable_user(
         service.set_disabled(session, user, True, actor=principal.actor, now=now, by=principal)
         return translator(lang)("flash.user_disabled").format(name=user.username)
 
-    return _act(principal, action)
+    return _act(principal, session, action)
 
 
 @router.post(USERS_PAGE + "/{user_id}/enable", dependencies=[requires(Operation.accounts_manage)])
@@ -412,7 +416,7 @@ def enable_user(
         service.set_disabled(session, user, False, actor=principal.actor, now=now, by=principal)
         return translator(lang)("flash.user_enabled").format(name=user.username)
 
-    return _act(principal, action)
+    return _act(principal, session, action)
 
 
 @router.post(USERS_PAGE + "/{user_id}/password", dependencies=[requires(Operation.accounts_manage)])
@@ -439,7 +443,7 @@ def reset_password(
         )
         return translator(lang)("flash.password_reset").format(name=user.username)
 
-    return _act(principal, action)
+    return _act(principal, session, action)
 
 
 Change = Literal["grant", "revoke"]
@@ -464,7 +468,7 @@ def change_role(
         t = translator(lang)
         return t(f"flash.role_{change}").format(name=user.username, role=t(f"role.{role.value}"))
 
-    return _act(principal, action)
+    return _act(principal, session, action)
 
 
 @router.post(USERS_PAGE + "/{user_id}/scopes", dependencies=[requires(Operation.grants_manage)])
@@ -492,7 +496,7 @@ def change_scope(
         scope = f"{t(f'scope.{kind.value}')} {code.strip()}"
         return t(f"flash.scope_{change}").format(name=user.username, scope=scope)
 
-    return _act(principal, action)
+    return _act(principal, session, action)
 
 
 @router.post("/admin/tokens", response_class=HTMLResponse, dependencies=[requires(Operation.tokens_manage)])
@@ -534,7 +538,7 @@ def revoke_token(
         token = service.revoke_token(session, token_id, actor=principal.actor, now=now)
         return translator(lang)("flash.token_revoked").format(name=f"{token.prefix}… ({token.name})")
 
-    return _act(principal, action)
+    return _act(principal, session, action)
 
 
 # ---------------------------------------------------------------- security log
