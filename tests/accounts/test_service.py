@@ -314,3 +314,11 @@ def test_administrator_roles_are_not_granted_through_the_web(session: Session, s
     with pytest.raises(ForbiddenError, match="granted at the server"):
         service.grant_role(session, target, Role.audit_admin, actor=by.actor, now=T0, by=by)
     service.grant_role(session, target, Role.reviewer, actor=by.actor, now=T0, by=by)
+
+
+def test_user_lookup_by_odd_digits(session: Session, settings) -> None:  # type: ignore[no-untyped-def]
+    from planwatch.errors import NotFoundError
+
+    for ref in ("²", "9" * 40, "٣"):
+        with pytest.raises(NotFoundError):
+            service.get_user(session, ref)

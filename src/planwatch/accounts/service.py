@@ -91,7 +91,7 @@ def get_user(session: Session, ref: str | int) -> User:
     user = session.get(User, ref) if isinstance(ref, int) else None
     if user is None and isinstance(ref, str):
         user = session.scalar(select(User).where(User.username == normalise_username(ref)))
-        if user is None and ref.isdigit():
+        if user is None and ref.isascii() and ref.isdigit() and len(ref) <= 15:
             user = session.get(User, int(ref))
     if user is None:
         msg = f"no user {ref!r}"
@@ -169,8 +169,9 @@ def grant_role(
         raise ForbiddenError(
             "administrator roles are granted at the server (`planwatch users grant`), not through the web"
         )
-    # lock the user's row so two grants at once cannot both pass the check below (PostgreSQL)
-    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    # Write to the user's row first: that takes PostgreSQL's row lock and SQLite's write lock
+    # before the roles are read, so two grants at once cannot both pass the check below.
+    session.execute(update(User).where(User.id == user.id).values(disabled=User.disabled))
     session.refresh(user, attribute_names=["roles"])
     current = {r.role for r in user.roles}
     if role in current:
