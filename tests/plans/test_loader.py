@@ -80,6 +80,11 @@ def test_fill_in_a_lost_number_is_recorded_and_survives_a_reload(session: Sessio
     change = session.scalar(select(CatalogueChange).where(CatalogueChange.entity_id == target.id))
     assert change is not None
     assert change.actor == "planner Li"
+    from planwatch.audit.security_log import events
+
+    [logged] = events(session, action="catalogue.edit", limit=1)
+    assert logged.object_id == "T2"
+    assert logged.detail["changes"]["value"] == ["None", "23"]
     report = load_plan_file(session, MINI)
     assert "T2.value" in report.kept_edits
     assert find_target(session, "T2", plan_code="TEST-PLAN").value == 23

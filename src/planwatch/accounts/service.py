@@ -242,18 +242,7 @@ def grant_scope(
     now: datetime,
     by: Principal | None = None,
 ) -> None:
-    check_manageable(by, user)
-    division_id, department_id = _scope_target(session, kind, code)
-    exists = any(
-        s.kind is kind and s.division_id == division_id and s.department_id == department_id
-        for s in user.scopes
-    )
-    if exists:
-        return
-    user.scopes.append(UserScope(kind=kind, division_id=division_id, department_id=department_id))
-    session.flush()
-    record(session, actor, "scope.grant", now=now, object_type="user", object_id=user.username,
-           detail={"kind": kind.value, "code": code})  # fmt: skip
+    _change_scope(session, user, kind, code, grant=True, actor=actor, now=now, by=by)
 
 
 def revoke_scope(
@@ -266,19 +255,38 @@ def revoke_scope(
     now: datetime,
     by: Principal | None = None,
 ) -> None:
+    _change_scope(session, user, kind, code, grant=False, actor=actor, now=now, by=by)
+
+
+def _change_scope(
+    session: Session,
+    user: User,
+    kind: ScopeKind,
+    code: str,
+    *,
+    grant: bool,
+    actor: Actor,
+    now: datetime,
+    by: Principal | None,
+) -> None:
+    """Add or remove one scope; a change that changes nothing records nothing."""
     check_manageable(by, user)
     division_id, department_id = _scope_target(session, kind, code)
-    kept = [
-        s
-        for s in user.scopes
-        if not (s.kind is kind and s.division_id == division_id and s.department_id == department_id)
-    ]
-    if len(kept) == len(user.scopes):
-        return
-    user.scopes = kept
+
+    def same(scope: UserScope) -> bool:
+        return (
+            scope.kind is kind and scope.division_id == division_id and scope.department_id == department_id
+        )
+
+    kept = [scope for scope in user.scopes if not same(scope)]
+    if grant == (len(kept) < len(user.scopes)):
+        return  # already granted, or nothing to revoke
+    user.scopes = (
+        [*kept, UserScope(kind=kind, division_id=division_id, department_id=department_id)] if grant else kept
+    )
     session.flush()
-    record(session, actor, "scope.revoke", now=now, object_type="user", object_id=user.username,
-           detail={"kind": kind.value, "code": code})  # fmt: skip
+    record(session, actor, "scope.grant" if grant else "scope.revoke", now=now, object_type="user",
+           object_id=user.username, detail={"kind": kind.value, "code": code})  # fmt: skip
 
 
 def set_disabled(

@@ -45,7 +45,8 @@ def _unsafe(char: str) -> bool:
 
 def _clean(value: str) -> str:
     """One event is one line wherever it is printed: control, format (bidi) and line-separator
-    characters are escaped as \\uXXXX; Chinese and other printable text is kept."""
+    characters are escaped (U+2028 becomes the six characters \\u2028); Chinese and other printable
+    text is kept."""
     if not any(_unsafe(c) for c in value):
         return value
     return "".join(c.encode("unicode_escape").decode("ascii") if _unsafe(c) else c for c in value)

@@ -295,11 +295,9 @@ def set_target(
             actor=by,
             channel="cli",
             note=note,
+            logged_as=operator(),
         )
         code = target.code
-        if changes:
-            record(session, operator(), "catalogue.edit", now=system_clock(), object_type="target", object_id=code,
-                   detail={"changes": {k: [str(v[0]), str(v[1])] for k, v in changes.items()}, "by": by})  # fmt: skip
     if not changes:
         console.print(f"{code}: nothing changed")
         return

@@ -8,6 +8,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from planwatch.audit.security_log import Actor, record
+from planwatch.clock import system_clock
 from planwatch.errors import InvalidValueError, NotFoundError
 from planwatch.models import CatalogueChange, Plan, Target
 from planwatch.models.enums import TargetKind
@@ -48,12 +50,14 @@ def fill_target(
     actor: str,
     channel: str,
     note: str | None = None,
+    logged_as: Actor | None = None,
 ) -> dict[str, list[object]]:
     """Fill in a target's number (or range, or deadline) and record the change.
 
     The target stops being incomplete once it has a number. The change is kept in
     ``catalogue_changes`` (who, when, old and new), and a later reload of the catalogue file
-    keeps it.
+    keeps it. The edit also goes to the security log as ``catalogue.edit``, in the same
+    transaction, under ``logged_as`` (the signed-in user or the CLI operator; default: ``actor``).
     """
     numbers = [v for v in (value, *(range_ or ())) if v is not None]
     if any(not math.isfinite(v) for v in numbers):
@@ -100,4 +104,17 @@ def fill_target(
         )
     )
     session.flush()
+    record(
+        session,
+        logged_as or Actor(name=actor, source_ip=channel),
+        "catalogue.edit",
+        now=system_clock(),
+        object_type="target",
+        object_id=target.code,
+        detail={
+            "changes": {k: [str(old), str(new)] for k, (old, new) in changes.items()},
+            "by": actor,
+            "note": note or "",
+        },
+    )
     return changes

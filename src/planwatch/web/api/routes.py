@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from planwatch.accounts.policy import Operation
-from planwatch.audit.security_log import record
 from planwatch.divisions.schemas import DivisionOut
 from planwatch.divisions.service import get_division, list_divisions
 from planwatch.evaluation.progress import Status
@@ -115,7 +114,7 @@ def api_patch_target(
 ) -> TargetOut:
     target = get_target(session, target_id, audience=audience)
     principal.require_capture(target.scope_division_id, "target")
-    changes = fill_target(
+    fill_target(
         session,
         target,
         value=patch.value,
@@ -124,10 +123,8 @@ def api_patch_target(
         actor=principal.username,
         channel="api",
         note=patch.note,
+        logged_as=principal.actor,
     )
-    if changes:
-        record(session, principal.actor, "catalogue.edit", now=now, object_type="target", object_id=target.code,
-               detail={"changes": {k: [str(v[0]), str(v[1])] for k, v in changes.items()}, "note": patch.note or ""})  # fmt: skip
     year = latest_data_year(session, target.plan)
     return target_view(session, target_id, year, thresholds=settings.thresholds, audience=audience)
 
