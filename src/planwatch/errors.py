@@ -85,3 +85,32 @@ class InvalidValueError(PlanwatchError):
     """A value given on the command line or in a request that does not fit."""
 
     status_code = 422
+
+
+class ImportFileError(PlanwatchError):
+    """A data file that cannot be read as a table at all (wrong type, empty, too large, unsafe);
+    nothing was written. ``file`` names it; the message says what to do."""
+
+    status_code = 422
+
+    def __init__(self, file: str, message: str) -> None:
+        self.file = file
+        self.detail = message
+        super().__init__(f"{file}: {message}")
+
+
+class LockedError(PlanwatchError):
+    """A write into data that is submitted, approved or past its entry deadline (409)."""
+
+    status_code = 409
+
+    def __init__(self, message: str, *, code: str) -> None:
+        self.code = code
+        """``APPROVED``, ``SUBMITTED`` or ``PERIOD_EXPIRED``."""
+        super().__init__(message)
+
+
+class PayloadTooLargeError(PlanwatchError):
+    """A request body or upload over the configured limit."""
+
+    status_code = 413

@@ -1,0 +1,1 @@
+"""Data collection: templates, readers, validation, the audited write path, approval and locking."""
