@@ -75,3 +75,15 @@ class Settings(BaseSettings):
     key_file: Path = Field(default_factory=lambda: Path.cwd() / "planwatch.key")
     log_retention_days: int = Field(default=365, ge=184)
     """Security-log retention; the law's floor is six months (184 days)."""
+
+    entry_expiry_days: int = Field(default=90, ge=0, le=3660)
+    """Days after a period ends that values may still be entered (DHIS2 "expiry days"); a
+    department's ``expiry_days`` in the catalogue overrides it for its indicators."""
+    upload_max_bytes: int = Field(default=16 * 2**20, ge=1024)
+    """Largest request body accepted (uploads included); larger ones are refused while streaming."""
+    import_max_rows: int = Field(default=200_000, ge=1)
+    """Most data rows one import file may hold."""
+    import_max_uncompressed_bytes: int = Field(default=256 * 2**20, ge=2**20)
+    """Most bytes an XLSX may unpack to (zip-bomb guard)."""
+    outlier_threshold: float = Field(default=3.5, gt=0)
+    """Modified z-score above which a value is reported as a possible outlier (a warning)."""

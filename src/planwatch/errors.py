@@ -35,6 +35,12 @@ class OutOfScopeError(NotFoundError):
     recorded as an access denial."""
 
 
+class ConflictError(PlanwatchError):
+    """The request clashes with the current state (a duplicate, a wrong workflow step)."""
+
+    status_code = 409
+
+
 class ForbiddenError(PlanwatchError):
     """The caller may not do this."""
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from planwatch.errors import CatalogueError, InvalidValueError
-from planwatch.models import CatalogueChange, Plan, Target, Task
+from planwatch.models import CatalogueChange, Department, Plan, Target, Task, ValidationRule
+from planwatch.models.enums import Importance
 from planwatch.plans.service import fill_target, find_target, load_plan_file
 from tests.conftest import FIXTURES
-from tests.plans.test_reader import mini, write
+from tests.plans.test_reader import RULE, mini, write
 
 MINI = FIXTURES / "mini_plan.yaml"
 
@@ -190,3 +192,91 @@ def test_fill_in_refuses_a_deadline_before_the_baseline(session: Session) -> Non
     target.baseline_year = 2022
     with pytest.raises(InvalidValueError, match="after the target's baseline year 2022"):
         fill_target(session, target, deadline=2021, actor="x", channel="cli")
+
+
+def rule(session: Session, code: str) -> ValidationRule:
+    found = session.scalar(select(ValidationRule).where(ValidationRule.code == code))
+    assert found is not None
+    return found
+
+
+def with_rules(*rules: dict[str, Any], expiry_days: int | None = None) -> dict[str, Any]:
+    data = mini()
+    data["validation_rules"] = [dict(r) for r in rules]
+    if expiry_days is not None:
+        data["departments"][0]["expiry_days"] = expiry_days
+    return data
+
+
+def test_rules_and_expiry_days_load_and_reload_idempotently(session: Session, tmp_path: Path) -> None:
+    path = write(tmp_path, with_rules(RULE, expiry_days=30))
+    report = load_plan_file(session, path)
+    assert report.counts["validation_rules"]["created"] == 1
+    stored = rule(session, "R1")
+    assert (stored.left, stored.operator, stored.right) == (
+        "#{test_shelters}",
+        ">=",
+        "#{test_beds_share} * 0",
+    )
+    assert stored.importance is Importance.high
+    assert stored.missing == "skip_if_any_missing"
+    assert stored.levels == ["district"]
+    assert stored.instruction == "核对避难场所数"
+    department = session.scalar(select(Department).where(Department.code == "D1"))
+    assert department is not None
+    assert department.expiry_days == 30
+    again = load_plan_file(session, path)
+    assert not again.changed
+    assert again.counts["validation_rules"]["unchanged"] == 1
+    assert again.counts["departments"]["unchanged"] == 1
+
+
+def test_a_changed_rule_is_updated(session: Session, tmp_path: Path) -> None:
+    load_plan_file(session, write(tmp_path, with_rules(RULE), "first.yaml"))
+    report = load_plan_file(session, write(tmp_path, with_rules({**RULE, "operator": ">"}), "second.yaml"))
+    assert report.counts["validation_rules"]["updated"] == 1
+    assert rule(session, "R1").operator == ">"
+
+
+def test_a_rule_on_an_unknown_indicator_loads_nothing(session: Session, tmp_path: Path) -> None:
+    data = with_rules({**RULE, "right": "#{test_beds_share} + #{no_such_indicator}"})
+    with pytest.raises(CatalogueError) as info:
+        load_plan_file(session, write(tmp_path, data))
+    [problem] = info.value.problems
+    assert (problem.entry, problem.field) == ("validation_rules[0] (R1)", "right")
+    assert "unknown indicator 'no_such_indicator'" in problem.message
+    assert session.scalar(select(Plan).where(Plan.code == "TEST-PLAN")) is None
+    assert session.scalar(select(ValidationRule).where(ValidationRule.code == "R1")) is None
+
+
+def test_a_rule_may_reference_an_indicator_already_loaded(session: Session, tmp_path: Path) -> None:
+    data = with_rules({**RULE, "left": "#{crime_alerts}", "right": "#{test_shelters}"})
+    report = load_plan_file(session, write(tmp_path, data))
+    assert report.counts["validation_rules"]["created"] == 1
+
+
+def test_a_bad_expression_loads_nothing_and_names_the_position(session: Session, tmp_path: Path) -> None:
+    data = with_rules({**RULE, "left": "#{test_shelters} >= 3"})
+    with pytest.raises(CatalogueError) as info:
+        load_plan_file(session, write(tmp_path, data))
+    assert "validation_rules[0] (R1), field 'left': at character 18:" in str(info.value)
+    assert session.scalar(select(Plan).where(Plan.code == "TEST-PLAN")) is None
+
+
+def test_a_plan_cannot_change_the_expiry_days_of_a_shared_department(
+    session: Session, tmp_path: Path
+) -> None:
+    load_plan_file(session, MINI)
+    other = mini()
+    other["plan"]["code"] = "OTHER-PLAN"
+    other["departments"][0]["expiry_days"] = 10
+    with pytest.raises(CatalogueError, match=r"departments\[0\] \(D1\), field 'expiry_days'"):
+        load_plan_file(session, write(tmp_path, other))
+
+
+def test_the_chengdu_rules_are_loaded(session: Session) -> None:
+    assert (rule(session, "CD14-R01").left, rule(session, "CD14-R01").right) == (
+        "#{crime_alerts}",
+        "#{criminal_cases}",
+    )
+    assert rule(session, "CD14-R02").operator == "compulsory_pair"

@@ -14,6 +14,18 @@ from planwatch.errors import CatalogueError
 from planwatch.plans.reader import read_plan_file
 from tests.conftest import FIXTURES
 
+RULE: dict[str, Any] = {
+    "code": "R1",
+    "name": "测试规则",
+    "left": "#{test_shelters}",
+    "operator": ">=",
+    "right": "#{test_beds_share} * 0",
+    "importance": "high",
+    "levels": ["district"],
+    "instruction": "核对避难场所数",
+}
+"""A rule on the mini catalogue's indicators (tests add it; the fixture file has no rules)."""
+
 
 def mini() -> dict[str, Any]:
     return copy.deepcopy(yaml.safe_load((FIXTURES / "mini_plan.yaml").read_text(encoding="utf-8")))
@@ -201,3 +213,71 @@ def test_a_pair_with_one_number(tmp_path: Path) -> None:
     data["plan"]["period"] = [2021]
     [message] = problems(write(tmp_path, data))
     assert "plan (TEST-PLAN), field 'period': needs two numbers" in message
+
+
+def with_rule(**changes: Any) -> dict[str, Any]:
+    data = mini()
+    data["validation_rules"] = [{**RULE, **changes}]
+    return data
+
+
+def test_rules_and_expiry_days_read(tmp_path: Path) -> None:
+    data = with_rule()
+    data["departments"][0]["expiry_days"] = 0
+    plan = read_plan_file(write(tmp_path, data))
+    [rule] = plan.validation_rules
+    assert rule.references() == {"left": {"test_shelters"}, "right": {"test_beds_share"}}
+    assert rule.missing == "skip_if_any_missing"
+    assert plan.departments[0].expiry_days == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("#{test_shelters} +", "at character 19: expected a number, #{code} or '('"),
+        ("#{test shelters}", "at character 7: expected '}' to close the '#{'"),
+        ("#{test_shelters} （2)", "at character 18: expected a number"),
+    ],
+)
+def test_a_bad_expression_names_rule_field_and_position(tmp_path: Path, text: str, position: str) -> None:
+    [message] = problems(write(tmp_path, with_rule(right=text)))
+    assert "validation_rules[0] (R1), field 'right': " + position in message
+    assert repr(text) in message
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "expected"),
+    [
+        ({"operator": "=>"}, "operator", "unknown operator '=>'; use one of ==, !="),
+        ({"missing": "skip"}, "missing", "unknown missing-value strategy 'skip'"),
+        ({"importance": "urgent"}, "importance", "'urgent'"),
+        ({"levels": []}, "levels", "at least 1"),
+    ],
+)
+def test_bad_rule_fields_are_named(
+    tmp_path: Path, changes: dict[str, Any], field: str, expected: str
+) -> None:
+    [message] = problems(write(tmp_path, with_rule(**changes)))
+    assert f"validation_rules[0] (R1), field '{field}'" in message
+    assert expected in message
+
+
+def test_a_rule_of_constants_is_refused(tmp_path: Path) -> None:
+    [message] = problems(write(tmp_path, with_rule(left="1", right="2")))
+    assert "validation_rules[0] (R1)" in message
+    assert "references no indicator" in message
+
+
+def test_duplicate_rule_code(tmp_path: Path) -> None:
+    data = with_rule()
+    data["validation_rules"].append({**RULE, "name": "另一条"})
+    [message] = problems(write(tmp_path, data))
+    assert "validation_rules[1] (R1), field 'code': duplicate code" in message
+
+
+@pytest.mark.parametrize("bad", [-1, 3661, "30", 1.5, True])
+def test_expiry_days_is_a_whole_number_of_days(tmp_path: Path, bad: object) -> None:
+    data = mini()
+    data["departments"][0]["expiry_days"] = bad
+    [message] = problems(write(tmp_path, data))
+    assert "departments[0] (D1), field 'expiry_days'" in message

@@ -21,6 +21,8 @@ class Operation(enum.StrEnum):
     """Read indicator values of divisions in the view scope."""
     data_write = "data.write"
     """Report indicator values for divisions in the capture scope."""
+    data_approve = "data.approve"
+    """Approve and un-approve units' data one level down, and reopen closed cells (lock exceptions)."""
     accounts_read = "accounts.read"
     accounts_manage = "accounts.manage"
     """Create, disable and re-enable accounts; reset passwords."""
@@ -35,7 +37,13 @@ _BUSINESS_READ = {Operation.catalogue_read, Operation.data_read}
 
 POLICY: dict[Role, frozenset[Operation]] = {
     Role.planner: frozenset(
-        {*_BUSINESS_READ, Operation.catalogue_edit, Operation.data_write, Operation.pii_unmask}
+        {
+            *_BUSINESS_READ,
+            Operation.catalogue_edit,
+            Operation.data_write,
+            Operation.data_approve,
+            Operation.pii_unmask,
+        }
     ),
     Role.department_reporter: frozenset({*_BUSINESS_READ, Operation.data_write}),
     Role.district_reporter: frozenset({*_BUSINESS_READ, Operation.data_write}),

@@ -35,7 +35,14 @@ class Principal:
 
     @property
     def anonymous(self) -> bool:
-        return self.user_id is None
+        return self.user_id is None and self.via != "cli"
+
+    def may_report(self, division_id: int, department_id: int | None) -> bool:
+        """Whether this principal may write values of a division (in the capture scope) for an
+        indicator reported by ``department_id`` (any, unless the principal is tied to departments)."""
+        return division_id in self.capture and (
+            not self.departments or (department_id is not None and department_id in self.departments)
+        )
 
     def can(self, operation: Operation) -> bool:
         return not self.must_change_password and allowed(self.roles, operation)
@@ -70,6 +77,22 @@ class Principal:
 
 def anonymous(source_ip: str = "-", request_id: str = "-") -> Principal:
     return Principal(None, "anonymous", frozenset(), source_ip=source_ip, request_id=request_id)
+
+
+def local_operator(tree: DivisionTree, name: str) -> Principal:
+    """Whoever runs the CLI on the server: already holds the database, so may do what a planner
+    does everywhere; every change is still recorded under ``name``."""
+    everything = frozenset(tree.nodes)
+    return Principal(
+        None,
+        name,
+        frozenset({Role.planner}),
+        capture=everything,
+        view=everything,
+        via="cli",
+        source_ip="local",
+        request_id="cli",
+    )
 
 
 def expand(tree: DivisionTree, division_ids: Iterable[int]) -> frozenset[int]:

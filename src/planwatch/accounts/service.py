@@ -29,7 +29,7 @@ from planwatch.clock import as_utc
 from planwatch.config import Settings
 from planwatch.crypto import decrypt, encrypt
 from planwatch.divisions.tree import DivisionTree
-from planwatch.errors import ForbiddenError, InvalidValueError, NotFoundError, PlanwatchError
+from planwatch.errors import ConflictError, ForbiddenError, InvalidValueError, NotFoundError, PlanwatchError
 from planwatch.models import (
     ApiToken,
     AuthSession,
@@ -47,10 +47,6 @@ LOGIN_FAILED = (
     "用户名或密码错误,或账户暂时不可用 / wrong user name or password, or the account is unavailable"
 )
 TOKEN_PREFIX = "pw_"  # noqa: S105 - the public prefix of tokens, not a secret
-
-
-class ConflictError(PlanwatchError):
-    status_code = 409
 
 
 class RateLimitedError(PlanwatchError):

@@ -28,6 +28,14 @@ def link(prev_hash: str, content: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical(content)).encode("utf-8")).hexdigest()
 
 
+def lock(session: Session, chain: str) -> None:
+    """Take the chain's lock now (a no-op write of its head row), before reading what the coming
+    appends depend on; held until the transaction ends."""
+    session.execute(
+        update(AuditChainHead).where(AuditChainHead.chain == chain).values(count=AuditChainHead.count)
+    )
+
+
 def advance(session: Session, chain: str, content: dict[str, Any]) -> tuple[str, str]:
     """Take the chain's lock, read its head, move it; return (prev_hash, hash).
 
@@ -35,16 +43,30 @@ def advance(session: Session, chain: str, content: dict[str, Any]) -> tuple[str,
     databases (SQLite's write lock, PostgreSQL's row lock) *before* the head is read, so two
     writers can never append after the same row.
     """
+    return advance_many(session, chain, [content])[0]
+
+
+def advance_many(session: Session, chain: str, contents: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Append many rows at once: one lock, one head read and one head write for the batch.
+    Returns (prev_hash, hash) per row, in order."""
+    if not contents:
+        return []
     bumped = session.execute(
-        update(AuditChainHead).where(AuditChainHead.chain == chain).values(count=AuditChainHead.count + 1)
+        update(AuditChainHead)
+        .where(AuditChainHead.chain == chain)
+        .values(count=AuditChainHead.count + len(contents))
     )
-    if getattr(bumped, "rowcount", 0) == 0:  # a chain's very first row
-        session.execute(insert(AuditChainHead).values(chain=chain, hash=GENESIS, count=1))
+    if getattr(bumped, "rowcount", 0) == 0:
+        session.execute(insert(AuditChainHead).values(chain=chain, hash=GENESIS, count=len(contents)))
     prev = session.scalar(select(AuditChainHead.hash).where(AuditChainHead.chain == chain))
     assert prev is not None  # noqa: S101 - the row was written just above
-    new = link(prev, content)
-    session.execute(update(AuditChainHead).where(AuditChainHead.chain == chain).values(hash=new))
-    return prev, new
+    links: list[tuple[str, str]] = []
+    for content in contents:
+        new = link(prev, content)
+        links.append((prev, new))
+        prev = new
+    session.execute(update(AuditChainHead).where(AuditChainHead.chain == chain).values(hash=prev))
+    return links
 
 
 def head(session: Session, chain: str) -> str:

@@ -17,6 +17,7 @@ from planwatch.accounts.bootstrap import ADMINISTRATORS, DEMO_ACCOUNTS, Credenti
 from planwatch.audit.security_log import record
 from planwatch.cli.accounts import audit_app, generate_password, operator, tokens_app, users_app
 from planwatch.cli.context import console, engine_for, print_json, reports_errors, unit_of_work
+from planwatch.cli.ingest import ingest_app
 from planwatch.clock import system_clock
 from planwatch.config import Settings
 from planwatch.crypto import ensure_key_file
@@ -43,6 +44,7 @@ app.add_typer(targets_app, name="targets")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
+app.add_typer(ingest_app, name="ingest")
 
 STATUS_STYLE = {
     Status.achieved: "bold green",

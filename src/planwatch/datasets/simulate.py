@@ -15,6 +15,7 @@ import math
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -29,14 +30,15 @@ from sqlalchemy.orm import Session
 from planwatch.divisions.service import division_tree, population_by_division
 from planwatch.divisions.tree import Node
 from planwatch.errors import CatalogueError, Problem
-from planwatch.models import DataValue, Indicator, Plan, Target
+from planwatch.ingest.writer import ValueChange, Writer, write_values
+from planwatch.models import Indicator, Plan, Target
 from planwatch.models.enums import (
     Aggregation,
+    Channel,
     Direction,
     DivisionLevel,
     TargetKind,
     ValueSource,
-    ValueStatus,
 )
 
 SIMULATOR = "simulator"
@@ -100,8 +102,10 @@ def simulate(
     name: str = "simulation.yaml",
     seed: int | None = None,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> SimulationReport:
-    """Write simulated yearly values for every indicator the plan's targets use."""
+    """Write simulated yearly values for every indicator the plan's targets use, through the
+    audited write path (channel ``simulation``); reported values are never overwritten."""
     seed = params.seed if seed is None else seed
     targets = session.scalars(select(Target).where(Target.plan_id == plan.id).order_by(Target.position)).all()
     indicators: dict[int, Indicator] = {t.indicator_id: t.indicator for t in targets}
@@ -124,11 +128,8 @@ def simulate(
         msg = "the plan has no scope division"
         raise CatalogueError([Problem(name, "plan", "scope", msg)])
     population = {k: v[0] for k, v in population_by_division(session, params.years[0]).items()}
-    existing = {
-        (row.indicator_id, row.division_id, row.period): row
-        for row in session.scalars(select(DataValue).where(DataValue.indicator_id.in_(indicators)))
-    }
     report = SimulationReport(seed)
+    changes: list[ValueChange] = []
     task = progress.add_task("simulating", total=len(indicators)) if progress else None
     years = list(range(params.years[0], params.years[1] + 1))
     for indicator in sorted(indicators.values(), key=lambda i: i.code):
@@ -144,57 +145,39 @@ def simulate(
         for (division_id, year), (value, numerator, denominator) in rows.items():
             if year in sim.missing:
                 continue
-            _upsert(session, existing, report, indicator, division_id, year, value, numerator, denominator)
+            changes.append(
+                ValueChange(
+                    indicator.id,
+                    indicator.code,
+                    division_id,
+                    tree.nodes[division_id].code,
+                    str(year),
+                    value=value,
+                    numerator=numerator,
+                    denominator=denominator,
+                )
+            )
         report.indicators += 1
         if progress is not None and task is not None:
             progress.advance(task)
-    session.flush()
+    writer = Writer(
+        actor=SIMULATOR,
+        channel=Channel.simulation,
+        now=now or datetime.now(UTC),
+        source=ValueSource.simulated,
+    )
+    result = write_values(session, changes, writer, default_expiry_days=0)
+    report.counts.update(
+        created=result.inserted,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        kept_reported=result.kept_reported,
+    )
     return report
 
 
 def _numeric(target: Target) -> bool:
     return (target.value is not None or target.range_low is not None) and not target.incomplete
-
-
-def _upsert(
-    session: Session,
-    existing: dict[tuple[int, int, str], DataValue],
-    report: SimulationReport,
-    indicator: Indicator,
-    division_id: int,
-    year: int,
-    value: float,
-    numerator: float | None,
-    denominator: float | None,
-) -> None:
-    key = (indicator.id, division_id, str(year))
-    row = existing.get(key)
-    if row is None:
-        row = DataValue(
-            indicator_id=indicator.id,
-            division_id=division_id,
-            period=str(year),
-            year=year,
-            value=value,
-            numerator=numerator,
-            denominator=denominator,
-            source=ValueSource.simulated,
-            status=ValueStatus.approved,
-            recorded_by=SIMULATOR,
-        )
-        session.add(row)
-        existing[key] = row
-        report.counts["created"] += 1
-        return
-    if row.source is not ValueSource.simulated:
-        report.counts["kept_reported"] += 1
-        return
-    new = (value, numerator, denominator)
-    if (row.value, row.numerator, row.denominator) == new:
-        report.counts["unchanged"] += 1
-        return
-    row.value, row.numerator, row.denominator = new
-    report.counts["updated"] += 1
 
 
 def _pace_path(

@@ -142,7 +142,9 @@ class _Data:
     def __init__(self, session: Session, indicator: Indicator, audience: Audience = OPERATOR) -> None:
         self.indicator = indicator
         self.rows: dict[int, dict[int, DataValue]] = defaultdict(dict)
-        for row in session.scalars(select(DataValue).where(DataValue.indicator_id == indicator.id)):
+        for row in session.scalars(
+            select(DataValue).where(DataValue.indicator_id == indicator.id, DataValue.deleted.is_(False))
+        ):
             # annual values; sub-annual roll-up comes with the full evaluation engine
             if row.period == str(row.year) and audience.sees(row):
                 self.rows[row.year][row.division_id] = row
@@ -569,7 +571,9 @@ def latest_data_year(session: Session, plan: Plan) -> int:
     """The latest year in the plan's range that has any value for the plan's indicators."""
     indicator_ids = select(Target.indicator_id).where(Target.plan_id == plan.id)
     years = session.scalars(
-        select(DataValue.year).where(DataValue.indicator_id.in_(indicator_ids)).distinct()
+        select(DataValue.year)
+        .where(DataValue.indicator_id.in_(indicator_ids), DataValue.deleted.is_(False))
+        .distinct()
     ).all()
     in_range = [y for y in years if y in plan_years(plan)]
     return max(in_range) if in_range else plan.base_year

@@ -11,21 +11,34 @@ from planwatch.models.account import (
     UserScope,
 )
 from planwatch.models.base import Base
-from planwatch.models.data_value import DataValue
+from planwatch.models.data_value import (
+    Approval,
+    DataValue,
+    DataValueAudit,
+    Import,
+    ImportFile,
+    LockException,
+    ValidationRule,
+)
 from planwatch.models.division import Division, Population
 from planwatch.models.indicator import Indicator, Target
 from planwatch.models.plan import CatalogueChange, Department, Milestone, Plan, Section, Task
 
 __all__ = [
     "ApiToken",
+    "Approval",
     "AuditChainHead",
     "AuthSession",
     "Base",
     "CatalogueChange",
     "DataValue",
+    "DataValueAudit",
     "Department",
     "Division",
+    "Import",
+    "ImportFile",
     "Indicator",
+    "LockException",
     "LoginAttempt",
     "Milestone",
     "Plan",
@@ -37,4 +50,5 @@ __all__ = [
     "User",
     "UserRole",
     "UserScope",
+    "ValidationRule",
 ]

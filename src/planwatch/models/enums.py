@@ -151,3 +151,44 @@ class ScopeKind(LabelledEnum):
     capture = "capture", "填报范围"
     view = "view", "查看范围"
     department = "department", "部门范围"
+
+
+class ApprovalState(LabelledEnum):
+    """Where a unit's data for a year stands (DHIS2 data approval, bottom-up)."""
+
+    draft = "draft", "填报中"
+    submitted = "submitted", "已上报"
+    approved = "approved", "已审核"
+
+
+class ApprovalUnitKind(LabelledEnum):
+    division = "division", "区划"
+    department = "department", "部门"
+
+
+class AuditAction(LabelledEnum):
+    create = "create", "新增"
+    update = "update", "修改"
+    delete = "delete", "删除"
+
+
+class Channel(LabelledEnum):
+    """How a value reached the database."""
+
+    file = "file", "文件导入"
+    api = "api", "接口"
+    page = "page", "网页填报"
+    simulation = "simulation", "模拟数据生成"
+
+
+class ImportStatus(LabelledEnum):
+    applied = "applied", "已导入"
+    unchanged = "unchanged", "无变化"
+    rejected = "rejected", "被拒绝"
+    dry_run = "dry_run", "试导入"
+
+
+class Importance(LabelledEnum):
+    high = "high", "高"
+    medium = "medium", "中"
+    low = "low", "低"

@@ -25,6 +25,9 @@ class Department(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name_zh: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str | None] = mapped_column(String(200))
+    expiry_days: Mapped[int | None]
+    """Days after a period ends that the department's indicators stay open for entry (its data
+    set's 录入期限); ``None``: the ``PLANWATCH_ENTRY_EXPIRY_DAYS`` default."""
 
 
 class Plan(Base):

@@ -1,7 +1,8 @@
 """Write a validated catalogue into the database: one transaction, idempotent, edit-preserving.
 
 Loading upserts by code. Re-loading the same file changes nothing. Sections, tasks and targets of
-the plan that the file no longer lists are removed. A target field an administrator edited after
+the plan that the file no longer lists are removed. Departments, indicators and validation rules are
+shared between plans (keyed by code alone), so they are never removed. A target field an administrator edited after
 loading (recorded in ``catalogue_changes``) is kept and reported, so a reload of the shipped file
 cannot silently undo a fill-in.
 """
@@ -27,10 +28,19 @@ from planwatch.models import (
     Section,
     Target,
     Task,
+    ValidationRule,
 )
 from planwatch.models.plan import task_cooperators
 from planwatch.plans.reader import direction_conflict
-from planwatch.plans.schemas import IndicatorIn, PlanFile, TargetIn, TaskIn, walk_sections
+from planwatch.plans.schemas import (
+    DepartmentIn,
+    IndicatorIn,
+    PlanFile,
+    TargetIn,
+    TaskIn,
+    ValidationRuleIn,
+    walk_sections,
+)
 
 
 @dataclass
@@ -52,7 +62,8 @@ class LoadReport:
 
 def load_plan(session: Session, plan_file: PlanFile, *, name: str) -> LoadReport:
     """Load ``plan_file`` into the session's transaction; raise ``CatalogueError`` before writing
-    anything if a reference to the database (division, parent plan, indicator) does not resolve."""
+    anything if a reference to the database (division, parent plan, indicator of a target or a
+    validation rule) does not resolve."""
     divisions = _current_divisions(session)
     _check_database_references(session, plan_file, name=name, divisions=divisions)
 
@@ -63,6 +74,7 @@ def load_plan(session: Session, plan_file: PlanFile, *, name: str) -> LoadReport
     sections = _load_sections(session, plan, plan_file, report)
     tasks = _load_tasks(session, plan, plan_file, sections, departments, report)
     _load_targets(session, plan, plan_file, indicators, sections, tasks, divisions, report)
+    _load_validation_rules(session, plan_file, report)
     session.flush()
     return report
 
@@ -105,6 +117,18 @@ def _check_database_references(
             )
         if target.scope not in divisions:
             problems.append(Problem(name, entry, "scope", _no_division(target.scope)))
+    for index, rule in enumerate(plan_file.validation_rules):
+        entry = f"validation_rules[{index}] ({rule.code})"
+        for side, codes in rule.references().items():
+            problems.extend(
+                Problem(
+                    name,
+                    entry,
+                    side,
+                    f"unknown indicator '{code}' in #{{{code}}}; define it under indicators: or fix the code",
+                )
+                for code in sorted(codes - known)
+            )
     problems.extend(_shared_conflicts(session, plan_file, name=name))
     db_directions = dict(session.execute(select(Indicator.code, Indicator.direction)).all())
     file_indicators = {i.code for i in plan_file.indicators}
@@ -216,17 +240,24 @@ def _shared_conflicts(session: Session, plan_file: PlanFile, *, name: str) -> li
     used_elsewhere = _departments_used_elsewhere(session, code)
     for index, dept in enumerate(plan_file.departments):
         existing = session.scalar(select(Department).where(Department.code == dept.code))
-        if existing is None or (existing.name_zh, existing.name_en) == (dept.name, dept.name_en):
+        if existing is None or existing.id not in used_elsewhere:
             continue
-        if existing.id in used_elsewhere:
-            problems.append(
-                Problem(
-                    name,
-                    f"departments[{index}] ({dept.code})",
-                    "name",
-                    f"another plan uses this department as '{existing.name_zh}'; use the same name or another code",
-                )
+        stored = {"name": existing.name_zh, "name_en": existing.name_en, "expiry_days": existing.expiry_days}
+        wanted = {"name": dept.name, "name_en": dept.name_en, "expiry_days": dept.expiry_days}
+        differs = [key for key in stored if stored[key] != wanted[key]]
+        if not differs:
+            continue
+        as_stored = f"'{existing.name_zh}'"
+        if "expiry_days" in differs:
+            as_stored += f" with expiry_days {existing.expiry_days}"
+        problems.append(
+            Problem(
+                name,
+                f"departments[{index}] ({dept.code})",
+                ", ".join(differs),
+                f"another plan uses this department as {as_stored}; use the same definition or another code",
             )
+        )
     return problems
 
 
@@ -268,11 +299,20 @@ def _remove_stale(session: Session, report: LoadReport, kind: str, stale: Iterab
 def _load_departments(session: Session, plan_file: PlanFile, report: LoadReport) -> dict[str, Department]:
     existing = {d.code: d for d in session.scalars(select(Department))}
     for dept in plan_file.departments:
-        values = {"code": dept.code, "name_zh": dept.name, "name_en": dept.name_en}
+        values = _department_values(dept)
         existing[dept.code] = _upsert(
             session, report, "departments", existing.get(dept.code), Department, values
         )
     return existing
+
+
+def _department_values(dept: DepartmentIn) -> dict[str, Any]:
+    return {
+        "code": dept.code,
+        "name_zh": dept.name,
+        "name_en": dept.name_en,
+        "expiry_days": dept.expiry_days,
+    }
 
 
 def _indicator_values(indicator: IndicatorIn, departments: dict[str, Department]) -> dict[str, Any]:
@@ -484,6 +524,33 @@ def _load_targets(
                     values.pop(field_name)
         _upsert(session, report, "targets", current, Target, values)
     _remove_stale(session, report, "targets", existing.values())
+
+
+def _rule_values(rule: ValidationRuleIn) -> dict[str, Any]:
+    return {
+        "code": rule.code,
+        "name_zh": rule.name,
+        "name_en": rule.name_en,
+        "left": rule.left,
+        "operator": rule.operator,
+        "right": rule.right,
+        "importance": rule.importance,
+        "missing": rule.missing,
+        "levels": [level.value for level in rule.levels],
+        "instruction": rule.instruction,
+    }
+
+
+def _load_validation_rules(session: Session, plan_file: PlanFile, report: LoadReport) -> None:
+    """Upsert the file's rules by code. Rules belong to no plan (the table has no plan column), so
+    a rule the file no longer lists is kept: another catalogue may define it."""
+    if not plan_file.validation_rules:
+        return
+    existing = {r.code: r for r in session.scalars(select(ValidationRule))}
+    for rule in plan_file.validation_rules:
+        _upsert(
+            session, report, "validation_rules", existing.get(rule.code), ValidationRule, _rule_values(rule)
+        )
 
 
 def _edited_fields(session: Session, target_ids: list[int]) -> dict[int, set[str]]:

@@ -154,6 +154,7 @@ def _cross_check(name: str, plan_file: PlanFile) -> list[Problem]:
     duplicates("indicators", [i.code for i in plan_file.indicators])
     duplicates("tasks", [t.code for t in plan_file.tasks])
     duplicates("targets", [t.code for t in plan_file.targets])
+    duplicates("validation_rules", [r.code for r in plan_file.validation_rules])
 
     departments = {d.code for d in plan_file.departments}
     section_codes = {s.code for s in sections}

@@ -8,14 +8,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from planwatch.ingest.expressions import MISSING_STRATEGIES, OPERATORS, ExpressionError, parse_expression
 from planwatch.models.enums import (
     Aggregation,
     Comparator,
     Direction,
     DivisionLevel,
     Frequency,
+    Importance,
     MilestoneStatus,
     Nature,
     PeriodAggregation,
@@ -71,6 +73,9 @@ class DepartmentIn(_Strict):
     code: Code
     name: str = Field(min_length=1)
     name_en: str | None = None
+    expiry_days: Annotated[int, Field(strict=True, ge=0, le=3660)] | None = None
+    """Days after a period ends that the department's indicators stay open for data entry
+    (DHIS2's "expiry days", 录入期限); ``None``: the ``PLANWATCH_ENTRY_EXPIRY_DAYS`` default."""
 
 
 class SectionIn(_Strict):
@@ -210,6 +215,64 @@ class TargetIn(_Strict):
         return self
 
 
+class ValidationRuleIn(_Strict):
+    """A DHIS2-style rule ``left operator right`` over indicator values (``#{code}``), checked per
+    division and period at ``levels``. Whether the referenced indicators exist is checked on load,
+    where the database's indicators are known too."""
+
+    code: Code
+    name: str = Field(min_length=1)
+    name_en: str | None = None
+    left: str
+    operator: str
+    right: str
+    importance: Importance = Importance.medium
+    missing: str = "skip_if_any_missing"
+    levels: list[DivisionLevel] = Field(min_length=1)
+    instruction: str | None = None
+    """What a reporter should check when the rule fails."""
+
+    @field_validator("left", "right")
+    @classmethod
+    def _parses(cls, text: str) -> str:
+        try:
+            parse_expression(text)
+        except ExpressionError as exc:
+            msg = f"{exc.message} (in the expression {text!r})"
+            raise ValueError(msg) from None
+        return text
+
+    @field_validator("operator")
+    @classmethod
+    def _operator(cls, operator: str) -> str:
+        if operator not in OPERATORS:
+            msg = f"unknown operator {operator!r}; use one of {', '.join(OPERATORS)}"
+            raise ValueError(msg)
+        return operator
+
+    @field_validator("missing")
+    @classmethod
+    def _missing(cls, missing: str) -> str:
+        if missing not in MISSING_STRATEGIES:
+            msg = f"unknown missing-value strategy {missing!r}; use one of {', '.join(MISSING_STRATEGIES)}"
+            raise ValueError(msg)
+        return missing
+
+    @model_validator(mode="after")
+    def _references_something(self) -> ValidationRuleIn:
+        if not any(self.references().values()):
+            msg = (
+                "the rule references no indicator; a rule of constants is always true or always "
+                "false. Reference at least one as #{indicator_code}"
+            )
+            raise ValueError(msg)
+        return self
+
+    def references(self) -> dict[str, frozenset[str]]:
+        """The indicator codes each side references, by field name (``left``, ``right``)."""
+        return {"left": parse_expression(self.left).refs, "right": parse_expression(self.right).refs}
+
+
 class PlanFile(_Strict):
     format: Literal["planwatch.plan/v1"]
     plan: PlanHeader
@@ -218,6 +281,7 @@ class PlanFile(_Strict):
     indicators: list[IndicatorIn] = Field(default_factory=list)
     tasks: list[TaskIn] = Field(default_factory=list)
     targets: list[TargetIn] = Field(default_factory=list)
+    validation_rules: list[ValidationRuleIn] = Field(default_factory=list)
 
 
 def walk_sections(

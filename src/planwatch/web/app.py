@@ -17,15 +17,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from planwatch import __version__
 from planwatch.accounts.principal import anonymous
-from planwatch.accounts.service import ConflictError
 from planwatch.audit.security_log import record
 from planwatch.clock import Clock, system_clock
 from planwatch.config import Settings
 from planwatch.db import check_schema, make_engine, session_factory
-from planwatch.errors import ForbiddenError, OutOfScopeError, PlanwatchError, UnauthorizedError
+from planwatch.errors import (
+    ConflictError,
+    ForbiddenError,
+    LockedError,
+    OutOfScopeError,
+    PlanwatchError,
+    UnauthorizedError,
+)
 from planwatch.web.api.accounts import router as accounts_router
+from planwatch.web.api.data import router as data_router
 from planwatch.web.api.routes import router as api_router
 from planwatch.web.deps import csrf_guard
+from planwatch.web.limits import BodyLimit
 from planwatch.web.pages.accounts import router as account_pages_router
 from planwatch.web.pages.routes import render_error
 from planwatch.web.pages.routes import router as pages_router
@@ -95,8 +103,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
         if _wants_json(request):
             kind = "NotFoundError" if isinstance(exc, OutOfScopeError) else type(exc).__name__
+            error: dict[str, Any] = {"type": kind, "message": exc.message}
+            if isinstance(exc, LockedError):
+                error["code"] = exc.code
             return JSONResponse(
-                {"error": {"type": kind, "message": exc.message}},
+                {"error": error},
                 status_code=exc.status_code,
                 headers=headers,
             )
@@ -140,7 +151,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api_router)
+    app.include_router(data_router)
     app.include_router(accounts_router)
     app.include_router(account_pages_router)
     app.include_router(pages_router)
+    app.add_middleware(BodyLimit, max_bytes=settings.upload_max_bytes)
     return app

@@ -1,0 +1,424 @@
+"""Use cases of data collection: import a file, read and write single values, a value's history,
+and verifying the data audit chain. Web routes and CLI commands call these and nothing below."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from planwatch.accounts.policy import Operation
+from planwatch.accounts.principal import Principal
+from planwatch.audit.chain import GENESIS, head, link, lock
+from planwatch.audit.security_log import record
+from planwatch.clock import as_utc
+from planwatch.config import Settings
+from planwatch.errors import ImportFileError, InvalidValueError, NotFoundError
+from planwatch.ingest.periods import PeriodError, normalise_period
+from planwatch.ingest.quality import warnings_for
+from planwatch.ingest.readers import RawRow, Table, read_table
+from planwatch.ingest.report import CellProblem
+from planwatch.ingest.validate import Catalogue, Validated, validate_table
+from planwatch.ingest.writer import CHAIN, CellsLockedError, ValueChange, Writer, audit_content, write_values
+from planwatch.models import (
+    AuditChainHead,
+    DataValue,
+    DataValueAudit,
+    Division,
+    Import,
+    ImportFile,
+    Indicator,
+)
+from planwatch.models.enums import Channel, ImportStatus
+
+MAX_REPORTED_PROBLEMS = 10_000
+"""Problems kept in a stored or returned report (the counts are always complete)."""
+
+
+@dataclass
+class ImportReport:
+    file: str
+    status: ImportStatus
+    dry_run: bool
+    import_id: int | None = None
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    blank: int = 0
+    forced: int = 0
+    errors: list[CellProblem] = field(default_factory=list)
+    warnings: list[CellProblem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    table: Table | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def problem_json(self, problem: CellProblem) -> dict[str, Any]:
+        column = problem.field
+        if column is not None and self.table is not None and self.table.index(column) is not None:
+            column = self.table.headers[self.table.index(column) or 0]
+        return {
+            "row": problem.row or None,
+            "column": column,
+            "value": problem.value,
+            "message": problem.message,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "import_id": self.import_id,
+            "file": self.file,
+            "status": self.status.value,
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "blank": self.blank,
+            "forced": self.forced,
+            "errors": [self.problem_json(p) for p in self.errors[:MAX_REPORTED_PROBLEMS]],
+            "errors_total": len(self.errors),
+            "warnings": [self.problem_json(p) for p in self.warnings[:MAX_REPORTED_PROBLEMS]],
+            "warnings_total": len(self.warnings),
+            "notices": self.notices,
+        }
+
+
+def _store_file(session: Session, data: bytes, digest: str) -> None:
+    if session.get(ImportFile, digest) is None:
+        session.add(ImportFile(sha256=digest, size=len(data), content=data))
+        session.flush()
+
+
+def _locked_problems(exc: CellsLockedError, table: Table | None) -> list[CellProblem]:
+    del table
+    return [
+        CellProblem(change.row or 0, "period", change.period, closed.message) for change, closed in exc.closed
+    ]
+
+
+def import_file(
+    session: Session,
+    data: bytes,
+    filename: str,
+    *,
+    principal: Principal,
+    channel: Channel,
+    settings: Settings,
+    now: datetime,
+    dry_run: bool = False,
+    on_phase: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Validate every row of the file, then write all of it or nothing.
+
+    Never raises for bad content: the report carries the problems (whole-file problems as row 0).
+    A rejected or dry-run import is recorded (who sent what, and why it failed) but writes no
+    value; re-importing the same content writes nothing and reports every row unchanged.
+    """
+    principal.require(Operation.data_write)
+    digest = hashlib.sha256(data).hexdigest()
+    report = ImportReport(file=filename, status=ImportStatus.rejected, dry_run=dry_run)
+    validated = Validated()
+    try:
+        table = read_table(
+            data,
+            filename,
+            max_rows=settings.import_max_rows,
+            max_uncompressed_bytes=settings.import_max_uncompressed_bytes,
+        )
+    except ImportFileError as exc:
+        report.errors.append(CellProblem(0, None, "", exc.detail))
+    else:
+        report.table = table
+        report.rows = len(table.rows)
+        if on_phase:
+            on_phase(f"validating {len(table.rows):,} rows…")
+        report.notices = list(table.notices)
+        validated = validate_table(table, Catalogue.load(session), principal=principal)
+        report.blank = validated.blank
+        report.errors = validated.errors
+        if not report.errors:
+            report.warnings = warnings_for(session, validated.changes, threshold=settings.outlier_threshold)
+    lock(session, CHAIN)  # serialise with other writers before looking at locks and values
+    _store_file(session, data, digest)
+    row = Import(
+        at=as_utc(now),
+        actor=principal.username,
+        channel=channel,
+        filename=filename[:255],
+        sha256=digest,
+        status=ImportStatus.rejected,
+        rows=report.rows,
+        report={},
+    )
+    session.add(row)
+    session.flush()
+    report.import_id = row.id
+    if not report.errors:
+        writer = Writer(
+            actor=principal.username,
+            channel=channel,
+            now=now,
+            request_id=principal.request_id,
+            import_id=row.id,
+        )
+        if on_phase:
+            on_phase(f"{'checking' if dry_run else 'writing'} {len(validated.changes):,} values…")
+        try:
+            result = write_values(
+                session,
+                validated.changes,
+                writer,
+                default_expiry_days=settings.entry_expiry_days,
+                dry_run=dry_run,
+            )
+        except CellsLockedError as exc:
+            report.errors = _locked_problems(exc, report.table)
+        else:
+            report.inserted, report.updated, report.unchanged = (
+                result.inserted,
+                result.updated,
+                result.unchanged,
+            )
+            report.forced = result.forced
+            if dry_run:
+                report.status = ImportStatus.dry_run
+            else:
+                report.status = ImportStatus.applied if result.changed else ImportStatus.unchanged
+    row.status = report.status
+    row.inserted, row.updated, row.unchanged = report.inserted, report.updated, report.unchanged
+    row.errors, row.warnings = len(report.errors), len(report.warnings)
+    stored = report.to_json()
+    row.report = {
+        k: stored[k] for k in ("errors", "errors_total", "warnings", "warnings_total", "notices", "blank")
+    }
+    record(
+        session,
+        principal.actor,
+        "data.import",
+        now=now,
+        object_type="import",
+        object_id=row.id,
+        result="success" if report.ok else "failure",
+        detail={
+            "file": filename[:255],
+            "sha256": digest,
+            "status": report.status.value,
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "errors": len(report.errors),
+        },
+    )
+    return report
+
+
+def get_import(session: Session, import_id: int, *, principal: Principal) -> Import:
+    """An import record: its sender, or a planner, may read it."""
+    row = session.get(Import, import_id)
+    if row is None or not (row.actor == principal.username or principal.can(Operation.data_approve)):
+        raise NotFoundError(f"no import {import_id} (不存在或不在您的权限范围内)")
+    return row
+
+
+_SEVERITIES: tuple[tuple[str, Literal["error", "warning"]], ...] = (
+    ("errors", "error"),
+    ("warnings", "warning"),
+)
+
+
+def import_problems(row: Import) -> tuple[Table | None, list[CellProblem]]:
+    """Re-read the stored file of an import and its problems, for the annotated report."""
+    try:
+        table = read_table(row.file.content, row.filename)
+    except ImportFileError:
+        table = None
+    report: dict[str, Any] = dict(row.report or {})
+    problems = [
+        CellProblem(p["row"] or 0, _field_of(table, p["column"]), p["value"] or "", p["message"], severity)
+        for key, severity in _SEVERITIES
+        for p in report.get(key, [])
+    ]
+    return table, problems
+
+
+def _field_of(table: Table | None, column: str | None) -> str | None:
+    if table is None or column is None:
+        return column
+    return table.fields[table.headers.index(column)] if column in table.headers else column
+
+
+# —— single values ————————————————————————————————————————————————————————————————
+
+
+def resolve_key(session: Session, indicator: str, division: str) -> tuple[Indicator, Division]:
+    indicator_row = session.scalar(select(Indicator).where(Indicator.code == indicator))
+    if indicator_row is None:
+        raise NotFoundError(f"no indicator with code {indicator!r}")
+    division_row = session.scalar(
+        select(Division).where(Division.code == division, Division.valid_to.is_(None))
+    )
+    if division_row is None:
+        raise NotFoundError(f"no division with code {division!r}")
+    return indicator_row, division_row
+
+
+def get_value(
+    session: Session, indicator: str, division: str, period: str, *, principal: Principal
+) -> DataValue:
+    indicator_row, division_row = resolve_key(session, indicator, division)
+    if not principal.can_view(division_row.id):
+        raise NotFoundError("no such value (不存在或不在您的权限范围内)")
+    row = session.scalar(
+        select(DataValue).where(
+            DataValue.indicator_id == indicator_row.id,
+            DataValue.division_id == division_row.id,
+            DataValue.period == period,
+            DataValue.deleted.is_(False),
+        )
+    )
+    if row is None:
+        raise NotFoundError(f"no value of {indicator} for {division} in {period}")
+    return row
+
+
+def rows_from_items(items: list[dict[str, Any]]) -> Table:
+    """JSON items as a table, so the API's writes are validated exactly like a file's rows.
+    Row numbers are the items' positions, from 1."""
+    fields = ("indicator", "division", "period", "value", "numerator", "denominator", "comment")
+    present = tuple(
+        f for f in fields if f in {"indicator", "division", "period", "value"} or any(f in i for i in items)
+    )
+    return Table(
+        file="request",
+        kind="csv",
+        encoding=None,
+        sheet=None,
+        headers=present,
+        fields=present,
+        rows=[RawRow(n, tuple(item.get(f) for f in present)) for n, item in enumerate(items, start=1)],
+        notices=[],
+    )
+
+
+def write_items(
+    session: Session,
+    items: list[dict[str, Any]],
+    *,
+    principal: Principal,
+    channel: Channel,
+    settings: Settings,
+    now: datetime,
+) -> ImportReport:
+    """Validate and write JSON items (PUT of one value, a batch POST, a page form), all or none;
+    the report carries the problems when any item is wrong (and then nothing is written)."""
+    principal.require(Operation.data_write)
+    table = rows_from_items(items)
+    report = ImportReport(
+        file="request", status=ImportStatus.rejected, dry_run=False, table=table, rows=len(items)
+    )
+    validated = validate_table(table, Catalogue.load(session), principal=principal)
+    report.errors = validated.errors
+    changes = validated.changes
+    if not report.errors:
+        writer = Writer(actor=principal.username, channel=channel, now=now, request_id=principal.request_id)
+        result = write_values(session, changes, writer, default_expiry_days=settings.entry_expiry_days)
+        report.inserted, report.updated, report.unchanged = result.inserted, result.updated, result.unchanged
+        report.forced = result.forced
+        report.status = ImportStatus.applied if result.changed else ImportStatus.unchanged
+    return report
+
+
+def delete_value(
+    session: Session,
+    indicator: str,
+    division: str,
+    period: str,
+    *,
+    principal: Principal,
+    channel: Channel,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Softly delete one value (it stays in the audit trail and in the row, marked deleted)."""
+    principal.require(Operation.data_write)
+    indicator_row, division_row = resolve_key(session, indicator, division)
+    if not principal.may_report(division_row.id, indicator_row.source_department_id):
+        raise NotFoundError("no such value (不存在或不在您的权限范围内)")
+    try:
+        period = normalise_period(period, indicator_row.frequency)
+    except PeriodError as exc:
+        raise InvalidValueError(exc.message) from exc
+    change = ValueChange(
+        indicator_row.id, indicator_row.code, division_row.id, division_row.code, period, delete=True
+    )
+    writer = Writer(actor=principal.username, channel=channel, now=now, request_id=principal.request_id)
+    result = write_values(session, [change], writer, default_expiry_days=settings.entry_expiry_days)
+    if result.deleted == 0:
+        raise NotFoundError(f"no value of {indicator} for {division} in {period}")
+
+
+# —— history and verification ————————————————————————————————————————————————————
+
+
+def history(
+    session: Session,
+    *,
+    indicator: str | None = None,
+    division: str | None = None,
+    period: str | None = None,
+    import_id: int | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[DataValueAudit]:
+    """Audit rows, newest first, filtered by key parts or import."""
+    query = select(DataValueAudit).order_by(DataValueAudit.id.desc())
+    if indicator:
+        query = query.where(DataValueAudit.indicator_code == indicator)
+    if division:
+        query = query.where(DataValueAudit.division_code == division)
+    if period:
+        query = query.where(DataValueAudit.period == period)
+    if import_id is not None:
+        query = query.where(DataValueAudit.import_id == import_id)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    checked: int
+    broken_at: int | None
+    message: str
+
+
+def verify_data_audit(session: Session) -> ChainCheck:
+    """Recompute the data audit chain: every row must follow the one before, the last must be the
+    chain's head, and the number of rows must match the number ever appended."""
+    prev = GENESIS
+    checked = 0
+    for audit in session.scalars(select(DataValueAudit).order_by(DataValueAudit.id)).yield_per(5000):
+        if audit.prev_hash != prev:
+            return ChainCheck(
+                checked,
+                audit.id,
+                f"row {audit.id}: prev_hash does not match the row before it (rows removed or inserted)",
+            )
+        if link(audit.prev_hash, audit_content(audit)) != audit.hash:
+            return ChainCheck(checked, audit.id, f"row {audit.id}: content does not match its hash (changed)")
+        prev = audit.hash
+        checked += 1
+    if prev != head(session, CHAIN):
+        return ChainCheck(checked, -1, "the newest rows are missing: the last row is not the chain's head")
+    appended = session.scalar(select(AuditChainHead.count).where(AuditChainHead.chain == CHAIN)) or 0
+    if appended != checked:
+        return ChainCheck(
+            checked, -1, f"{appended} rows were appended but {checked} are here: rows are missing"
+        )
+    return ChainCheck(checked, None, f"{checked} data audit rows, chain intact")
