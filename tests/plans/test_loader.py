@@ -213,15 +213,11 @@ def test_rules_and_expiry_days_load_and_reload_idempotently(session: Session, tm
     report = load_plan_file(session, path)
     assert report.counts["validation_rules"]["created"] == 1
     stored = rule(session, "R1")
-    assert (stored.left, stored.operator, stored.right) == (
-        "#{test_shelters}",
-        ">=",
-        "#{test_beds_share} * 0",
-    )
+    assert (stored.left, stored.operator, stored.right) == ("#{test_beds_share}", "<=", "100")
     assert stored.importance is Importance.high
     assert stored.missing == "skip_if_any_missing"
     assert stored.levels == ["district"]
-    assert stored.instruction == "核对避难场所数"
+    assert stored.instruction == "核对护理型床位数是否多于床位总数"
     department = session.scalar(select(Department).where(Department.code == "D1"))
     assert department is not None
     assert department.expiry_days == 30
@@ -233,13 +229,13 @@ def test_rules_and_expiry_days_load_and_reload_idempotently(session: Session, tm
 
 def test_a_changed_rule_is_updated(session: Session, tmp_path: Path) -> None:
     load_plan_file(session, write(tmp_path, with_rules(RULE), "first.yaml"))
-    report = load_plan_file(session, write(tmp_path, with_rules({**RULE, "operator": ">"}), "second.yaml"))
+    report = load_plan_file(session, write(tmp_path, with_rules({**RULE, "operator": "<"}), "second.yaml"))
     assert report.counts["validation_rules"]["updated"] == 1
-    assert rule(session, "R1").operator == ">"
+    assert rule(session, "R1").operator == "<"
 
 
 def test_a_rule_on_an_unknown_indicator_loads_nothing(session: Session, tmp_path: Path) -> None:
-    data = with_rules({**RULE, "right": "#{test_beds_share} + #{no_such_indicator}"})
+    data = with_rules({**RULE, "right": "#{test_shelters} + #{no_such_indicator}"})
     with pytest.raises(CatalogueError) as info:
         load_plan_file(session, write(tmp_path, data))
     [problem] = info.value.problems
@@ -250,16 +246,16 @@ def test_a_rule_on_an_unknown_indicator_loads_nothing(session: Session, tmp_path
 
 
 def test_a_rule_may_reference_an_indicator_already_loaded(session: Session, tmp_path: Path) -> None:
-    data = with_rules({**RULE, "left": "#{crime_alerts}", "right": "#{test_shelters}"})
+    data = with_rules({**RULE, "left": "#{test_shelters}", "operator": "<=", "right": "#{crime_alerts}"})
     report = load_plan_file(session, write(tmp_path, data))
     assert report.counts["validation_rules"]["created"] == 1
 
 
 def test_a_bad_expression_loads_nothing_and_names_the_position(session: Session, tmp_path: Path) -> None:
-    data = with_rules({**RULE, "left": "#{test_shelters} >= 3"})
+    data = with_rules({**RULE, "left": "#{test_beds_share} >= 3"})
     with pytest.raises(CatalogueError) as info:
         load_plan_file(session, write(tmp_path, data))
-    assert "validation_rules[0] (R1), field 'left': at character 18:" in str(info.value)
+    assert "validation_rules[0] (R1), field 'left': at character 20:" in str(info.value)
     assert session.scalar(select(Plan).where(Plan.code == "TEST-PLAN")) is None
 
 

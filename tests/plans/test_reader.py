@@ -17,12 +17,12 @@ from tests.conftest import FIXTURES
 RULE: dict[str, Any] = {
     "code": "R1",
     "name": "测试规则",
-    "left": "#{test_shelters}",
-    "operator": ">=",
-    "right": "#{test_beds_share} * 0",
+    "left": "#{test_beds_share}",
+    "operator": "<=",
+    "right": "100",
     "importance": "high",
     "levels": ["district"],
-    "instruction": "核对避难场所数",
+    "instruction": "核对护理型床位数是否多于床位总数",
 }
 """A rule on the mini catalogue's indicators (tests add it; the fixture file has no rules)."""
 
@@ -226,7 +226,7 @@ def test_rules_and_expiry_days_read(tmp_path: Path) -> None:
     data["departments"][0]["expiry_days"] = 0
     plan = read_plan_file(write(tmp_path, data))
     [rule] = plan.validation_rules
-    assert rule.references() == {"left": {"test_shelters"}, "right": {"test_beds_share"}}
+    assert rule.references() == {"left": {"test_beds_share"}, "right": set()}
     assert rule.missing == "skip_if_any_missing"
     assert plan.departments[0].expiry_days == 0
 
@@ -236,7 +236,7 @@ def test_rules_and_expiry_days_read(tmp_path: Path) -> None:
     [
         ("#{test_shelters} +", "at character 19: expected a number, #{code} or '('"),
         ("#{test shelters}", "at character 7: expected '}' to close the '#{'"),
-        ("#{test_shelters} （2)", "at character 18: expected a number"),
+        ("100 － #{test_shelters}", "at character 5: expected a number"),
     ],
 )
 def test_a_bad_expression_names_rule_field_and_position(tmp_path: Path, text: str, position: str) -> None:
@@ -260,6 +260,11 @@ def test_bad_rule_fields_are_named(
     [message] = problems(write(tmp_path, with_rule(**changes)))
     assert f"validation_rules[0] (R1), field '{field}'" in message
     assert expected in message
+
+
+def test_a_number_is_an_expression(tmp_path: Path) -> None:
+    plan = read_plan_file(write(tmp_path, with_rule(right=100)))
+    assert plan.validation_rules[0].right == "100"
 
 
 def test_a_rule_of_constants_is_refused(tmp_path: Path) -> None:

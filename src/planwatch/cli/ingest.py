@@ -6,15 +6,17 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
 from planwatch.accounts.principal import Principal, local_operator
+from planwatch.audit import security_log
+from planwatch.cli.accounts import audit_app
 from planwatch.cli.context import console, err_console, print_json, reports_errors, unit_of_work
-from planwatch.clock import system_clock
+from planwatch.clock import as_utc, system_clock
 from planwatch.config import Settings
 from planwatch.divisions.service import division_tree
 from planwatch.errors import InvalidValueError
@@ -22,7 +24,7 @@ from planwatch.ingest import approval, lock_exceptions
 from planwatch.ingest.duties import duties, template_file
 from planwatch.ingest.quality import check_year
 from planwatch.ingest.report import annotated_xlsx, problems_csv
-from planwatch.ingest.service import ImportReport, import_file
+from planwatch.ingest.service import ImportReport, history, import_file, verify_data_audit
 from planwatch.models.enums import ApprovalUnitKind, Channel
 
 SHOWN_PROBLEMS = 50
@@ -288,3 +290,78 @@ def ingest_reopen(
         )
         shown = f"lock exception {exception.id}: {indicator} / {division} / {exception.period} open until {exception.expires_at:%Y-%m-%d}"
     console.print(shown, highlight=False)
+
+
+@audit_app.command("verify")
+@reports_errors
+def audit_verify() -> None:
+    """Recompute both hash chains (security log and data-value audit); exit 1 at the first break."""
+    settings = Settings()
+    with unit_of_work(settings) as session:
+        security = security_log.verify(session)
+        data = verify_data_audit(session)
+    console.print(f"security log: {security.message}", highlight=False)
+    console.print(f"data audit:   {data.message}", highlight=False)
+    if security.broken_at is not None or data.broken_at is not None:
+        raise typer.Exit(1)
+
+
+@audit_app.command("log")
+@reports_errors
+def audit_log(
+    indicator: Annotated[str | None, typer.Option("--indicator", help="Indicator code.")] = None,
+    division: Annotated[str | None, typer.Option("--division", help="Division code.")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="Period, e.g. 2025.")] = None,
+    import_id: Annotated[
+        int | None, typer.Option("--import", help="Only the changes of this import.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A value's history: every create, update and delete, newest first."""
+    settings = Settings()
+    with unit_of_work(settings) as session:
+        rows = history(
+            session, indicator=indicator, division=division, period=period, import_id=import_id, limit=limit
+        )
+        data = [
+            {"id": r.id, "at": as_utc(r.at).isoformat(), "action": r.action.value, "indicator": r.indicator_code,
+             "division": r.division_code, "period": r.period, "old": [r.old_value, r.old_numerator, r.old_denominator],
+             "new": [r.new_value, r.new_numerator, r.new_denominator], "actor": r.actor, "channel": r.channel.value,
+             "import_id": r.import_id, "forced": r.forced}
+            for r in rows
+        ]  # fmt: skip
+    if as_json:
+        print_json(json.dumps(data, ensure_ascii=False, indent=1))
+        return
+    table = Table(title=f"{len(data)} changes (newest first)", header_style="bold")
+    for column in (
+        "id",
+        "at (UTC)",
+        "action",
+        "indicator",
+        "division",
+        "period",
+        "old → new",
+        "by",
+        "channel",
+        "import",
+    ):
+        table.add_column(column, overflow="fold")
+    for d in data:
+        old, new = cast(list[float | None], d["old"]), cast(list[float | None], d["new"])
+        table.add_row(
+            str(d["id"]), str(d["at"])[:19], str(d["action"]), str(d["indicator"]), str(d["division"]), str(d["period"]),
+            f"{_value_text(old)} → {_value_text(new)}", str(d["actor"]), str(d["channel"]) + (" forced" if d["forced"] else ""),
+            str(d["import_id"] or "-"),
+        )  # fmt: skip
+    console.print(table)
+
+
+def _value_text(triple: list[float | None]) -> str:
+    value, numerator, denominator = triple
+    if value is None:
+        return "—"
+    return f"{value:g}" + (
+        f" ({numerator:g}/{denominator:g})" if numerator is not None and denominator is not None else ""
+    )

@@ -36,6 +36,11 @@ class Violation:
     message: str
 
 
+MIN_N = 5
+"""Fewest other values a sample needs before a value is judged against it. Small samples flag
+ordinary data often (measured on normal data, excluding the value: 14 % at 5 values, 4.5 % at 10,
+1.2 % at 20), which is one more reason the check only warns."""
+
 Values = dict[tuple[int, str], dict[str, float]]
 """(division id, period) → indicator code → value."""
 
@@ -125,7 +130,7 @@ def outlier_violations(
                 continue
             own = [v for p, v in history[(division_id, code)] if p != period and len(p) == len(period)]
             others = [v for d, v in siblings[(node.parent_id, period, code)] if d != division_id]
-            for outlier in outliers(value, history=own, siblings=others, threshold=threshold):
+            for outlier in outliers(value, history=own, siblings=others, threshold=threshold, min_n=MIN_N):
                 basis = (
                     "its own other periods"
                     if outlier.basis == "history"

@@ -268,6 +268,8 @@ class _Header:
 
 def _map_header(file: str, kind: Literal["csv", "xlsx"], row: int, texts: Sequence[str]) -> _Header:
     """Map header texts to fields, or refuse the file listing every header problem at once."""
+    while texts and not texts[-1].strip():  # trailing blank headers: cells there must stay empty
+        texts = texts[:-1]
     fields_at: dict[str, list[int]] = {}
     unknown: list[int] = []
     blank: list[int] = []
@@ -541,17 +543,28 @@ def _guarded(file: str, read: Callable[[], _T]) -> _T:
         return read()
     except ImportFileError:
         raise
-    except DefusedXmlException:
-        raise ImportFileError(
-            file,
-            "the workbook is unsafe (XML entity or DTD declarations are not allowed) and was not read;"
-            f" {_SAVE_AS_XLSX} again",
-        ) from None
     except Exception as exc:  # openpyxl and zipfile raise almost anything on a damaged file
+        if _caused_by_unsafe_xml(exc):
+            raise ImportFileError(
+                file,
+                "the workbook is unsafe (XML entity or DTD declarations are not allowed) and was not"
+                f" read; {_SAVE_AS_XLSX} again",
+            ) from None
         reason = type(exc).__name__
         raise ImportFileError(
             file, f"the workbook is damaged and cannot be read ({reason}); {_SAVE_AS_XLSX} again"
         ) from None
+
+
+def _caused_by_unsafe_xml(exc: BaseException | None) -> bool:
+    """Whether defusedxml refused the XML, perhaps under openpyxl's "Unable to read workbook"."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, DefusedXmlException):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 def _open_archive(data: bytes, file: str, max_uncompressed_bytes: int) -> zipfile.ZipFile:
@@ -684,6 +697,11 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _blank_values(values: Sequence[object]) -> bool:
+    """Every value None or only spaces; a row padded to column XFD is checked at C speed."""
+    return values.count(None) == len(values) or all(map(_blank, values))
+
+
 def _sheet_table(
     file: str, sheet: ReadOnlyWorksheet, max_rows: int, notices: list[str]
 ) -> tuple[Table, bool]:
@@ -693,7 +711,7 @@ def _sheet_table(
     for number, values in records:
         if number > _EXCEL_MAX_ROWS:
             break
-        if not all(map(_blank, values)):
+        if not _blank_values(values):
             texts = ["" if v is None else str(v) for v in values]
             header = _map_header(file, "xlsx", number, texts)
             break
@@ -711,17 +729,16 @@ def _sheet_table(
                 file,
                 f"{where} claims rows beyond Excel's last row {_EXCEL_MAX_ROWS:,}; {_SAVE_AS_XLSX} again",
             )
-        if all(map(_blank, values)):
+        if _blank_values(values):
             continue
         if len(rows) >= max_rows:
             raise _too_many_rows(file, max_rows)
         size = len(values)
         if size < width:
             values = values + (None,) * (width - size)
-        elif size > width:
-            extra = next((p for p in range(width, size) if not _blank(values[p])), None)
-            if extra is not None:
-                raise _unlabelled_data(file, "xlsx", extra, number)
+        elif size > width and not _blank_values(values[width:]):
+            extra = next(p for p in range(width, size) if not _blank(values[p]))
+            raise _unlabelled_data(file, "xlsx", extra, number)
         for position in blank:
             if not _blank(values[position]):
                 raise _unlabelled_data(file, "xlsx", position, number)

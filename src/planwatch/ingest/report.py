@@ -42,7 +42,8 @@ DATA_SHEET = "数据"
 PROBLEMS_SHEET = "问题清单"
 PROBLEM_HEADERS = ("行号", "列", "值", "级别", "说明")
 """Columns of the problem list, in the 问题清单 sheet and in :func:`problems_csv`."""
-SEVERITY_LABELS: dict[str, str] = {"error": "错误", "warning": "警告"}
+SEVERITY_LABELS: dict[Severity, str] = {"error": "错误", "warning": "警告"}
+_SEVERITY_BY_LABEL: dict[str, Severity] = {label: severity for severity, label in SEVERITY_LABELS.items()}
 
 _FILLS: dict[str, PatternFill] = {
     "error": PatternFill("solid", fgColor="FFC7CE"),  # Excel's "Bad" red
@@ -83,9 +84,10 @@ def annotated_xlsx(table: Table, problems: Sequence[CellProblem], *, title: str)
     Returns
     -------
     bytes
-        Sheet 数据: the header as written in row 1 and each row at its own row number (formulas
-        as text, dates as dates), plus a last column 错误说明 with the row's messages; each cell
-        with a problem filled and commented. Sheet 问题清单: every problem sorted by row.
+        Sheet 数据: the header as written, each row at its own row number and each column at its
+        own position in the upload (formulas as text, dates as dates), plus a last column 错误说明
+        with the row's messages; each cell with a problem filled and commented. Sheet 问题清单:
+        the title, a count, and every problem sorted by row.
     """
     workbook = Workbook(write_only=True)
     workbook.properties.title = title
@@ -178,7 +180,8 @@ def _write_data_sheet(sheet: WriteOnlyWorksheet, table: Table, problems: Sequenc
             by_row[problem.row].append(problem)
 
     setup = sheet_setup(sheet)
-    widths = column_widths(table.headers, (row.cells for row in table.rows[:1000]))
+    sample = ([_shown(value) for value in row.cells] for row in table.rows[:1000])
+    widths = column_widths(table.headers, sample)
     for position, column_width in zip(positions, widths, strict=True):
         setup.column_dimensions[get_column_letter(position)].width = column_width
     setup.column_dimensions[get_column_letter(notes_position)].width = 60
@@ -223,6 +226,10 @@ def _write_data_sheet(sheet: WriteOnlyWorksheet, table: Table, problems: Sequenc
             cells[notes_position - 1] = note
         sheet.append(cells)
         written = number
+
+
+def _shown(value: object) -> object:
+    return value.formula if isinstance(value, FormulaCell) else value
 
 
 def _annotate(cell: Cell, problems: Sequence[CellProblem] | None, table: Table) -> None:
@@ -313,4 +320,8 @@ def _write_problem_sheet(
                 [text_cell(sheet, f"另有 {len(problems) - room} 个问题未列出，请下载问题清单 CSV。")]
             )
             break
-        sheet.append([safe_value(sheet, value) for value in line])
+        cells = [safe_value(sheet, value) for value in line]
+        severity = text_cell(sheet, str(line[3]))
+        severity.fill = _FILLS[_SEVERITY_BY_LABEL[str(line[3])]]
+        cells[3] = severity
+        sheet.append(cells)

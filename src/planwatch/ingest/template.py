@@ -60,6 +60,12 @@ GUIDE_SHEET = "填报说明"
 
 PERCENT_HINT = "百分比直接写数字：12.5% 写 12.5。"
 AUTHOR = "planwatch"
+LEGEND = (
+    "“数据”表中灰色单元格是说明，已锁定；白色单元格（数值、分子、分母、备注）填写。",
+    PERCENT_HINT,
+    "工作表保护没有密码，只为防止误改代码；确需修改时可在“审阅”中撤销保护。",
+)
+"""Lines the 填报说明 sheet always shows after the caller's instructions."""
 
 _MIN_WIDTH = 8
 _MAX_WIDTH = 50
@@ -360,34 +366,41 @@ def _pair_rule(field: str, label: str) -> DataValidation:
     )
 
 
+def _any_number_rule() -> DataValidation:
+    # Excel has no "any number" rule: a range wider than any indicator value stands in for it.
+    return _rule(
+        "decimal",
+        "-1E+307",
+        "1E+307",
+        operator="between",
+        stop=True,
+        error_title="数值须为数字",
+        error=f"请填写数字，不要带单位或文字；说明写在“{FIELDS['comment'][0]}”列。{PERCENT_HINT}",
+        prompt_title="数值",
+        prompt=PERCENT_HINT,
+    )
+
+
 def _bounds_rule(bounds: _Bounds) -> DataValidation:
     low, high = bounds
-    comment_header = FIELDS["comment"][0]
-    if low is None and high is None:
-        # Excel has no "any number" rule: a range wider than any indicator value stands in for it.
-        return _rule(
-            "decimal",
-            "-1E+307",
-            "1E+307",
-            operator="between",
-            stop=True,
-            error_title="数值须为数字",
-            error=f"请填写数字，不要带单位或文字；说明写在“{comment_header}”列。{PERCENT_HINT}",
-            prompt_title="数值",
-            prompt=PERCENT_HINT,
-        )
+    operator: Literal["between", "greaterThanOrEqual", "lessThanOrEqual"]
+    formulas: tuple[str, str | None]
     if low is not None and high is not None:
-        allowed = f"{number_text(low)} 到 {number_text(high)} 之间"
-        operator: Literal["between", "greaterThanOrEqual", "lessThanOrEqual"] = "between"
-        formulas: tuple[str, str | None] = (_formula(low), _formula(high))
+        allowed, operator, formulas = (
+            f"{number_text(low)} 到 {number_text(high)} 之间",
+            "between",
+            (_formula(low), _formula(high)),
+        )
     elif low is not None:
         allowed, operator, formulas = (
             f"不小于 {number_text(low)}",
             "greaterThanOrEqual",
             (_formula(low), None),
         )
-    else:
+    elif high is not None:
         allowed, operator, formulas = f"不大于 {number_text(high)}", "lessThanOrEqual", (_formula(high), None)
+    else:
+        return _any_number_rule()
     # A warning, not a stop: the bounds are plausible, not certain, and the import checks again.
     return _rule(
         "decimal",
@@ -395,13 +408,13 @@ def _bounds_rule(bounds: _Bounds) -> DataValidation:
         operator=operator,
         stop=False,
         error_title="数值超出合理范围",
-        error=f"数值应为{allowed}的数字。确认无误可选“是”保留，并在“{comment_header}”列说明。",
+        error=f"数值应为{allowed}的数字。确认无误可选“是”保留，并在“{FIELDS['comment'][0]}”列说明。",
         prompt_title="数值",
         prompt=f"{allowed}的数字。{PERCENT_HINT}",
     )
 
 
-def _formula(value: float | None) -> str:
+def _formula(value: float) -> str:
     return number_text(value).upper()
 
 
@@ -427,7 +440,7 @@ def _write_guide_sheet(
     for position, width in enumerate(_GUIDE_WIDTHS, 1):
         setup.column_dimensions[get_column_letter(position)].width = width
     sheet.append([text_cell(sheet, title, style=styles[_TITLE])])
-    for line in instructions:
+    for line in (*instructions, *LEGEND):
         sheet.append([text_cell(sheet, line)])
     sheet.append([])
     sheet.append([text_cell(sheet, "指标说明", style=styles[_TITLE])])

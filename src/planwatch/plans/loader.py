@@ -1,10 +1,10 @@
 """Write a validated catalogue into the database: one transaction, idempotent, edit-preserving.
 
 Loading upserts by code. Re-loading the same file changes nothing. Sections, tasks and targets of
-the plan that the file no longer lists are removed. Departments, indicators and validation rules are
-shared between plans (keyed by code alone), so they are never removed. A target field an administrator edited after
-loading (recorded in ``catalogue_changes``) is kept and reported, so a reload of the shipped file
-cannot silently undo a fill-in.
+the plan that the file no longer lists are removed; departments, indicators and validation rules are
+shared between plans (keyed by code alone) and are never removed. A target field an administrator
+edited after loading (recorded in ``catalogue_changes``) is kept and reported, so a reload of the
+shipped file cannot silently undo a fill-in.
 """
 
 from __future__ import annotations

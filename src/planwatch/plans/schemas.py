@@ -232,6 +232,14 @@ class ValidationRuleIn(_Strict):
     instruction: str | None = None
     """What a reporter should check when the rule fails."""
 
+    @field_validator("left", "right", mode="before")
+    @classmethod
+    def _number_is_an_expression(cls, value: object) -> object:
+        # ``right: 0`` in YAML is a number, and a number is a whole expression.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
     @field_validator("left", "right")
     @classmethod
     def _parses(cls, text: str) -> str:
