@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from openpyxl import Workbook
@@ -109,3 +110,13 @@ def district_rows(indicator: str = "inclusive_elderly_beds", start: int = 100) -
         "510184", "510185",
     ]  # fmt: skip
     return [(indicator, code, "2025", start + i, "", "", "张") for i, code in enumerate(districts)]
+
+
+@dataclass
+class Clock:
+    """A clock a test can move: pass it as ``clock=`` and set ``now``."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now

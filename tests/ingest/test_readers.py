@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import zipfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -14,8 +13,9 @@ from openpyxl import Workbook
 
 from planwatch.errors import ImportFileError
 from planwatch.ingest.readers import FIELDS, REQUIRED_FIELDS, FormulaCell, RawRow, read_table
+from planwatch.ingest.template import csv_bytes
 
-HEADER = ["指标代码", "区划代码", "期间", "数值"]
+HEADER = ("指标代码", "区划代码", "期间", "数值")
 CSV_HEADER = ",".join(HEADER)
 
 
@@ -135,6 +135,10 @@ def test_csv_tab_delimited() -> None:
     assert table.rows[0].cells == ("GDP", "510100", "2024", "1,234.5")
 
 
+def test_csv_with_semicolons_is_refused() -> None:
+    assert "separated by semicolons" in refused(csv_of(";".join(HEADER), "GDP;510100;2024;1"))
+
+
 def test_csv_quoted_newlines_and_commas() -> None:
     data = csv_of(
         CSV_HEADER + ",备注", 'GDP,510100,2024,"1,234","first line', 'second line"', "GDP,510104,2024,2,x"
@@ -171,6 +175,13 @@ def test_csv_formula_escapes_are_removed() -> None:
     )
     assert table.rows[0].cells[3:] == ("-5", "=SUM(A1)")
     assert table.rows[1].cells[4] == "'quoted'"
+
+
+def test_csv_export_escapes_round_trip() -> None:
+    texts = ["=SUM(A1)", "+86 28", "-", "@home", "\tindented", "'quoted", "plain"]
+    data = csv_bytes([*HEADER, "备注"], [["GDP", "510100", "2024", -5, text] for text in texts])
+    table = read_table(data, "data.csv")
+    assert [row.cells[3:] for row in table.rows] == [("-5", text) for text in texts]
 
 
 def test_csv_broken_quoting_is_refused_naming_the_line() -> None:
@@ -285,7 +296,7 @@ def test_blank_header_over_an_empty_column_is_ignored() -> None:
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_values_under_a_blank_header_are_refused(kind: str) -> None:
-    rows = [
+    rows: list[Sequence[object]] = [
         ["指标代码", None, "区划代码", "期间", "数值"],
         ["GDP", None, "510100", 2024, 1],
         ["GDP", "x", "510104", 2024, 2],
@@ -309,7 +320,7 @@ def test_xlsx_values_right_of_the_header_are_refused() -> None:
 
 def test_xlsx_values_keep_their_types() -> None:
     when = datetime(2024, 6, 30)
-    rows = [
+    rows: list[Sequence[object]] = [
         [*HEADER, "备注"],
         ["GDP", "510100", 2024, 12.5, when],
         ["GDP", 510104, "2024", "1,234", ""],
@@ -328,7 +339,11 @@ def test_xlsx_values_keep_their_types() -> None:
 
 
 def test_xlsx_numbers_stored_as_text_are_counted() -> None:
-    rows = [[*HEADER, "分子"], ["GDP", "510100", "2024", "12.5", "3"], ["GDP", "510104", "2024", 7, "n/a"]]
+    rows: list[Sequence[object]] = [
+        [*HEADER, "分子"],
+        ["GDP", "510100", "2024", "12.5", "3"],
+        ["GDP", "510104", "2024", 7, "n/a"],
+    ]
     table = read_table(xlsx(rows), "data.xlsx")
     assert table.rows[0].cells == ("GDP", "510100", "2024", "12.5", "3")
     assert table.notices == [
@@ -336,14 +351,19 @@ def test_xlsx_numbers_stored_as_text_are_counted() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("name", "others"), [("数据", ["说明"]), ("Data", ["说明"]), ("填报", ["说明", "指标"])]
-)
-def test_xlsx_sheet_choice(name: str, others: list[str]) -> None:
-    data = xlsx([HEADER, ["GDP", "510100", 2024, 1]], title=name, others=others)
-    table = read_table(data, "data.xlsx")
+@pytest.mark.parametrize("name", ["数据", "Data"])
+def test_xlsx_sheet_named_data_is_read_without_a_notice(name: str) -> None:
+    table = read_table(xlsx([HEADER, ["GDP", "510100", 2024, 1]], title=name, others=["说明"]), "data.xlsx")
     assert table.sheet == name
-    assert any(f"read the sheet '{name}' of {1 + len(others)}" in notice for notice in table.notices)
+    assert table.notices == []
+
+
+def test_xlsx_first_of_several_sheets_is_read_with_a_notice() -> None:
+    table = read_table(xlsx([HEADER, ["GDP", "510100", 2024, 1]], title="填报", others=["说明"]), "data.xlsx")
+    assert table.sheet == "填报"
+    assert table.notices == [
+        "the workbook has 2 sheets and none is named 数据 (or data); the first, '填报', was read"
+    ]
 
 
 def test_xlsx_data_sheet_is_found_when_not_first() -> None:
@@ -365,14 +385,23 @@ def test_xlsx_empty_sheet_is_refused() -> None:
 
 
 def test_xlsx_merged_cells_are_refused_naming_the_ranges() -> None:
-    rows = [HEADER, ["GDP", "510100", 2024, 1], [None, "510104", 2024, 2], [None, "510105", 2024, 3]]
+    rows: list[Sequence[object]] = [
+        HEADER,
+        ["GDP", "510100", 2024, 1],
+        [None, "510104", 2024, 2],
+        [None, "510105", 2024, 3],
+    ]
     message = refused(xlsx(rows, merge=["A2:A4", "C3:C4"]), "data.xlsx")
     assert "merged cells (A2:A4, C3:C4)" in message
     assert "unmerge them" in message
 
 
 def test_xlsx_formula_without_a_stored_result_is_a_formula_cell() -> None:
-    rows = [[*HEADER, "备注"], ["GDP", "510100", 2024, "=SUM(1,2)", None], ["GDP", "510104", 2024, 5, "=A2"]]
+    rows: list[Sequence[object]] = [
+        [*HEADER, "备注"],
+        ["GDP", "510100", 2024, "=SUM(1,2)", None],
+        ["GDP", "510104", 2024, 5, "=A2"],
+    ]
     table = read_table(xlsx(rows), "data.xlsx")
     assert table.rows[0].cells == ("GDP", "510100", 2024, FormulaCell("=SUM(1,2)"), None)
     assert table.rows[1].cells[4] == FormulaCell("=A2")
@@ -466,7 +495,7 @@ def test_unsafe_member_names_are_refused(member: str) -> None:
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_row_limit(kind: str) -> None:
-    rows = [HEADER, *(["GDP", "510100", 2024, n] for n in range(4))]
+    rows: list[Sequence[object]] = [HEADER, *(["GDP", "510100", 2024, n] for n in range(4))]
     data = csv_of(*(",".join(map(str, row)) for row in rows)) if kind == "csv" else xlsx(rows)
     assert len(read_table(data, f"data.{kind}", max_rows=4).rows) == 4
     message = refused(data, f"data.{kind}", max_rows=3)
@@ -477,10 +506,8 @@ def test_row_limit(kind: str) -> None:
 def test_real_row_limit_on_a_200001_row_csv() -> None:
     body = "".join(f"GDP,5101{n % 100:02d},2024,{n}\n" for n in range(200_001))
     data = (CSV_HEADER + "\n" + body).encode()
-    started = time.perf_counter()
     message = refused(data)
     assert "more than 200,000 data rows" in message
     table = read_table(data[: data.rindex(b"GDP")], "data.csv")
     assert len(table.rows) == 200_000
     assert table.rows[-1].number == 200_001
-    assert time.perf_counter() - started < 5

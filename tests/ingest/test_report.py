@@ -259,3 +259,33 @@ def test_problems_csv_without_a_table_uses_the_chinese_field_names() -> None:
         "3,期间,,错误,缺少期间",
         "5,分母,0,错误,分母不能为 0",
     ]
+
+
+def test_header_problems_mark_the_header_cell_only() -> None:
+    data_sheet, _ = sheets(
+        annotated_xlsx(uploaded(ROWS), [CellProblem(1, "comment", "备注", "备注列为空")], title="t")
+    )
+
+    assert data_sheet["E1"].value == "备注"
+    assert data_sheet["E1"].fill.fgColor.rgb == RED
+    assert data_sheet["E1"].comment is not None
+    assert data_sheet["F1"].value == "错误说明"
+
+
+def test_control_characters_in_an_upload_do_not_break_the_report() -> None:
+    text = "指标代码,区划代码,期间,数值\r\nA01,510104,2025,1\x01\r\n"
+    table = read_table(text.encode("utf-8"), "上报.csv")
+    data_sheet, _ = sheets(annotated_xlsx(table, [CellProblem(2, "value", "1\x01", "不是数字")], title="t"))
+    assert data_sheet["D2"].value == "1\ufffd"
+
+
+def test_comments_stop_at_the_cap_but_fills_and_notes_go_on() -> None:
+    problems = [CellProblem(n, "value", "", "缺少数值") for n in (2, 3, 4)]
+    data_sheet, problem_sheet = sheets(annotated_xlsx(uploaded(ROWS), problems, title="t", max_comments=2))
+
+    assert data_sheet["D2"].comment is not None
+    assert data_sheet["D3"].comment is not None
+    assert data_sheet["D4"].comment is None
+    assert data_sheet["D4"].fill.fgColor.rgb == RED
+    assert data_sheet["F4"].value == "数值：缺少数值"
+    assert "1 个没有批注" in str(problem_sheet["A3"].value)

@@ -234,6 +234,24 @@ def test_a_changed_rule_is_updated(session: Session, tmp_path: Path) -> None:
     assert rule(session, "R1").operator == "<"
 
 
+def test_a_rule_the_file_no_longer_lists_is_removed(session: Session, tmp_path: Path) -> None:
+    load_plan_file(session, write(tmp_path, with_rules(RULE, {**RULE, "code": "R2"}), "first.yaml"))
+    report = load_plan_file(session, write(tmp_path, with_rules(RULE), "second.yaml"))
+    assert report.counts["validation_rules"]["removed"] == 1
+    assert session.scalar(select(ValidationRule).where(ValidationRule.code == "R2")) is None
+    assert rule(session, "R1").plan_id is not None
+
+
+def test_a_rule_code_another_plan_owns_is_refused(session: Session, tmp_path: Path) -> None:
+    load_plan_file(session, write(tmp_path, with_rules(RULE), "first.yaml"))
+    other = with_rules(RULE)
+    other["plan"]["code"] = "OTHER-PLAN"
+    with pytest.raises(
+        CatalogueError, match=r"validation_rules\[0\] \(R1\), field 'code': .* belongs to plan TEST-PLAN"
+    ):
+        load_plan_file(session, write(tmp_path, other, "second.yaml"))
+
+
 def test_a_rule_on_an_unknown_indicator_loads_nothing(session: Session, tmp_path: Path) -> None:
     data = with_rules({**RULE, "right": "#{test_shelters} + #{no_such_indicator}"})
     with pytest.raises(CatalogueError) as info:

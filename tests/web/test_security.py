@@ -179,7 +179,19 @@ def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
         yield World(server, url, passwords, ids, token)
 
 
-SAMPLES = {"code": "510104", "role": "reviewer", "kind": "view"}
+SAMPLES = {
+    "code": "510104",
+    "role": "reviewer",
+    "kind": "view",
+    # data collection: keys and ids that match nothing, so the sweep changes no data
+    "indicator": "no_such_indicator",
+    "division": "510104",
+    "period": "2025",
+    "import_id": "999999",
+    "exception_id": "999999",
+    "year": "2025",
+    "action": "submit",
+}
 
 
 def concrete(path: str, ids: dict[str, str]) -> str:

@@ -268,3 +268,28 @@ def list_units(session: Session, year: int, *, principal: Principal) -> list[Uni
         or (u.kind is ApprovalUnitKind.department and u.id in principal.departments)
     ]
     return [unit_status(session, u, year) for u in visible]
+
+
+def reporting_units(session: Session, *, principal: Principal) -> list[Unit]:
+    """The units whose data the principal reports (the choices of a template or an upload)."""
+    tree = division_tree(session)
+    root = _root(tree.nodes.values())
+    if root is None:
+        return []
+    city = Unit(ApprovalUnitKind.division, root.id, root.code, root.name_zh, None)
+    return [u for u in (city, *_children(session, city)) if _may_report_for(principal, u)]
+
+
+def available_actions(status: UnitStatus, *, principal: Principal) -> list[str]:
+    """The actions the principal may take on a unit's year in its current state (the buttons of a
+    page); ``transition`` checks again, including the units below and above."""
+    unit, state = status.unit, status.state
+    reporter, approver = _may_report_for(principal, unit), _may_approve(principal, unit)
+    top = unit.kind is ApprovalUnitKind.division and unit.parent_id is None
+    possible = {
+        "submit": reporter and state is ApprovalState.draft,
+        "withdraw": (reporter or approver) and state is ApprovalState.submitted,
+        "approve": approver and (state is ApprovalState.submitted or (top and state is ApprovalState.draft)),
+        "unapprove": approver and state is ApprovalState.approved,
+    }
+    return [action for action in ACTIONS if possible[action]]

@@ -7,7 +7,7 @@ through an exception is audited with ``forced = true``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ def grant(
 ) -> LockException:
     """Reopen one cell, for ``days`` days (None: until revoked)."""
     principal.require(Operation.data_approve)
+    now = as_utc(now).astimezone(UTC)  # SQLite drops the offset: store UTC, as everything else
     reason = reason.strip()
     if not reason:
         raise InvalidValueError("give the reason for reopening the cell (补录原因); it is kept in the log")

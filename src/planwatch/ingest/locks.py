@@ -144,7 +144,7 @@ def closed_cells(
                 else:
                     closed = Closed(
                         PERIOD_EXPIRED,
-                        f"entry for {indicator_code} {cell.period} closed on {closes.date()} "
+                        f"entry for {indicator_code} {cell.period} closed after {(closes - timedelta(days=1)).date()} "
                         f"({days} days after the period ended); ask a planner for a lock exception "
                         "(补录例外) for this cell",
                     )

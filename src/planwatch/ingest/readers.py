@@ -67,7 +67,7 @@ written by our annotated error report and dropped on reading.
 
 REQUIRED_FIELDS = ("indicator", "division", "period", "value")
 
-NUMERIC_FIELDS = ("value", "numerator", "denominator")
+_NUMERIC_FIELDS = ("value", "numerator", "denominator")
 """Fields whose text cells are counted as "numbers stored as text" in a workbook."""
 
 _IGNORED_FIELDS = frozenset({"problems"})
@@ -85,7 +85,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _ACCEPTED_SUFFIXES = (".csv", ".xlsx")
 _SAVE_AS_XLSX = "open it in Excel or WPS and save it as an Excel workbook (.xlsx, Excel 工作簿)"
 _SAVE_AS_CSV_UTF8 = "in Excel choose Save As → 'CSV UTF-8 (逗号分隔)(*.csv)'"
-_FORMULA_ESCAPES = ("=", "+", "-", "@")
+_FORMULA_ESCAPES = ("=", "+", "-", "@", "\t", "\r")
+"""After an apostrophe, the starts our CSV export escapes (template.FORMULA_PREFIXES)."""
 _T = TypeVar("_T")
 _SNIFF_CHARS = 1 << 16
 
@@ -292,16 +293,21 @@ def _map_header(file: str, kind: Literal["csv", "xlsx"], row: int, texts: Sequen
             " row (指标代码, 区划代码, 期间, 数值, …); delete any title rows above it"
         )
     problems.extend(
-        f"{named(p)} is not a column we know (不认识的列标题); accepted headers: {_ACCEPTED_HEADERS};"
-        " rename or delete the column"
+        f"{named(p)} is not a column we know (不认识的列标题); rename it to an accepted header or"
+        " delete the column"
         for p in unknown[:10]
     )
     if len(unknown) > 10:
         problems.append(f"… and {len(unknown) - 10} more unknown columns")
+    if unknown:
+        problems.append(f"accepted headers: {_ACCEPTED_HEADERS}")
     for name, positions in fields_at.items():
         if len(positions) > 1:
             columns = " and ".join(named(p) for p in positions)
-            problems.append(f"{columns} both mean {name} ({FIELDS[name][0]}); keep one and delete the other")
+            both = "both" if len(positions) == 2 else "all"
+            problems.append(
+                f"{columns} {both} mean {name} ({FIELDS[name][0]}); keep one and delete the others"
+            )
     missing = [name for name in REQUIRED_FIELDS if name not in fields_at]
     problems.extend(
         f"the required column {FIELDS[name][0]} ({name}) is missing (缺少必填列); accepted headers for it:"
@@ -332,13 +338,19 @@ def _map_header(file: str, kind: Literal["csv", "xlsx"], row: int, texts: Sequen
 
 
 def _column_name(kind: Literal["csv", "xlsx"], position: int) -> str:
-    return f"column {get_column_letter(position + 1)}" if kind == "xlsx" else f"column {position + 1}"
+    return f"column {_letter(position)}" if kind == "xlsx" else f"column {position + 1}"
 
 
 def _column_label(kind: Literal["csv", "xlsx"], position: int, header: str) -> str:
-    if kind == "xlsx":
-        return f"{get_column_letter(position + 1)} ({header})"
-    return f"{header} (column {position + 1})"
+    return f"{_letter(position)} ({header})" if kind == "xlsx" else f"{header} (column {position + 1})"
+
+
+def _letter(position: int) -> str:
+    """The spreadsheet letter of a 0-based column; a number past ZZZ (only in a damaged file)."""
+    try:
+        return get_column_letter(position + 1)
+    except ValueError:
+        return str(position + 1)
 
 
 def _no_data(file: str, header: _Header, where: str) -> ImportFileError:
@@ -371,6 +383,12 @@ def _unlabelled_data(file: str, kind: Literal["csv", "xlsx"], position: int, row
 def _read_csv(data: bytes, file: str, *, max_rows: int, notices: list[str]) -> Table:
     text, encoding = _decode(data, file, notices)
     first_line = next((line for line in text[:_SNIFF_CHARS].splitlines() if line.strip()), "")
+    if ";" in first_line and "," not in first_line and "\t" not in first_line:
+        raise ImportFileError(
+            file,
+            "the cells are separated by semicolons (;), but a CSV file here separates them by commas"
+            f" (or tabs); {_SAVE_AS_CSV_UTF8}",
+        )
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -518,6 +536,7 @@ _MERGE_CELL = re.compile(rb'<(?:[A-Za-z_][\w.-]{0,40}:)?mergeCell\b[^>]{0,200}?\
 _FORMULA_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?f[\s>/]")
 _SCAN_CHUNK = 1 << 20
 _SCAN_OVERLAP = 512
+_MERGES_SHOWN = 10
 """Longer than any match of the two patterns above, so no match is cut between chunks."""
 
 
@@ -527,7 +546,7 @@ def _read_xlsx(
     archive = _open_archive(data, file, max_uncompressed_bytes)
     with archive, warnings.catch_warnings():
         # openpyxl warns about features it drops (data validation, unknown extensions); they do not
-        # change the cell values we read.
+        # change the cell values we read. The filter is process-wide while the workbook is read.
         warnings.simplefilter("ignore")
         table, formulas_possible = _guarded(
             file, lambda: _read_workbook(data, file, archive, max_rows, notices)
@@ -647,16 +666,18 @@ def _read_workbook(
         sheets = [s for s in workbook.worksheets if isinstance(s, ReadOnlyWorksheet)]
         if not sheets:
             raise ImportFileError(file, "the workbook has no worksheet; put the table on the first sheet")
-        sheet = next((s for s in sheets if s.title.strip().casefold() in ("数据", "data")), sheets[0])
-        if len(sheets) > 1:
+        named = [s for s in sheets if s.title.strip().casefold() in ("数据", "data")]
+        sheet = named[0] if named else sheets[0]
+        if not named and len(sheets) > 1:
             notices.append(
-                f"read the sheet '{sheet.title}' of {len(sheets)}; the sheet named 数据 (or data) is read,"
-                " else the first one"
+                f"the workbook has {len(sheets)} sheets and none is named 数据 (or data); the first,"
+                f" '{sheet.title}', was read"
             )
         path = getattr(sheet, "_worksheet_path", None)
-        merges, has_formulas = _scan_sheet(archive, path) if isinstance(path, str) else ([], True)
-        if merges:
-            shown = ", ".join(merges[:10]) + (f" and {len(merges) - 10} more" if len(merges) > 10 else "")
+        merges, count, has_formulas = _scan_sheet(archive, path) if isinstance(path, str) else ([], 0, True)
+        if count:
+            more = count - len(merges)
+            shown = ", ".join(merges) + (f" and {more:,} more" if more else "")
             raise ImportFileError(
                 file,
                 f"the sheet '{sheet.title}' has merged cells ({shown}); unmerge them (取消合并单元格), fill"
@@ -669,13 +690,14 @@ def _read_workbook(
     return table, has_formulas and has_empty
 
 
-def _scan_sheet(archive: zipfile.ZipFile, path: str) -> tuple[list[str], bool]:
-    """Merged ranges and whether any formula element exists, streaming the sheet's XML once.
+def _scan_sheet(archive: zipfile.ZipFile, path: str) -> tuple[list[str], int, bool]:
+    """The first merged ranges, their number, and whether any formula element exists.
 
     Read-only openpyxl exposes neither; the XML is scanned in chunks so a big sheet is never held
     in memory twice.
     """
     merges: list[str] = []
+    count = 0
     has_formulas = False
     tail = b""
     with archive.open(path) as stream:
@@ -686,10 +708,12 @@ def _scan_sheet(archive: zipfile.ZipFile, path: str) -> tuple[list[str], bool]:
             for match in _MERGE_CELL.finditer(buffer):
                 if match.start() >= end:
                     break
-                merges.append(match.group(1).decode("ascii", "replace"))
+                count += 1
+                if len(merges) < _MERGES_SHOWN:
+                    merges.append(match.group(1).decode("ascii", "replace"))
             has_formulas = has_formulas or _FORMULA_ELEMENT.search(buffer) is not None
             if not chunk:
-                return merges, has_formulas
+                return merges, count, has_formulas
             tail = buffer[end:]
 
 
@@ -718,7 +742,7 @@ def _sheet_table(
     if header is None:
         raise ImportFileError(file, f"{where} is empty; put the table on it, the header row first")
     width, blank, pick = header.width, header.blank, header.pick()
-    numeric = [i for i, name in enumerate(header.fields) if name in NUMERIC_FIELDS]
+    numeric = [i for i, name in enumerate(header.fields) if name in _NUMERIC_FIELDS]
     as_text = 0
     first_as_text = ""
     has_empty = False
@@ -747,7 +771,7 @@ def _sheet_table(
             cell = cells[index]
             if isinstance(cell, str) and _is_number(cell):
                 as_text += 1
-                first_as_text = first_as_text or f"{get_column_letter(header.positions[index] + 1)}{number}"
+                first_as_text = first_as_text or f"{_letter(header.positions[index])}{number}"
         has_empty = has_empty or None in cells
         rows.append(RawRow(number, cells))
     if not rows:

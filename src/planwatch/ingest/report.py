@@ -17,7 +17,9 @@ from typing import Literal
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
-from openpyxl.styles import Font, PatternFill
+from openpyxl.comments import Comment
+from openpyxl.styles import Font, NamedStyle, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
@@ -34,7 +36,14 @@ from planwatch.ingest.template import (
     workbook_bytes,
 )
 
-__all__ = ["PROBLEMS_SHEET", "PROBLEM_HEADERS", "CellProblem", "annotated_xlsx", "problems_csv"]
+__all__ = [
+    "MAX_COMMENTS",
+    "PROBLEMS_SHEET",
+    "PROBLEM_HEADERS",
+    "CellProblem",
+    "annotated_xlsx",
+    "problems_csv",
+]
 
 Severity = Literal["error", "warning"]
 
@@ -45,14 +54,20 @@ PROBLEM_HEADERS = ("行号", "列", "值", "级别", "说明")
 SEVERITY_LABELS: dict[Severity, str] = {"error": "错误", "warning": "警告"}
 _SEVERITY_BY_LABEL: dict[str, Severity] = {label: severity for severity, label in SEVERITY_LABELS.items()}
 
-_FILLS: dict[str, PatternFill] = {
+_FILLS: dict[Severity, PatternFill] = {
     "error": PatternFill("solid", fgColor="FFC7CE"),  # Excel's "Bad" red
     "warning": PatternFill("solid", fgColor="FFEB9C"),  # Excel's "Neutral" yellow
 }
+_STYLE_NAMES: dict[Severity, str] = {"error": "planwatch 错误", "warning": "planwatch 警告"}
 _DATE = "yyyy-mm-dd"
 _DATETIME = "yyyy-mm-dd hh:mm:ss"
 _TIME = "hh:mm:ss"
 _EXCEL_MAX_ROWS = 1_048_576
+
+MAX_COMMENTS = 10_000
+"""Cell comments beyond this many are left out (the fill and the 错误说明 column stay): each one is
+a drawing shape that openpyxl holds in memory and Excel draws on opening; 200,000 of them take
+over a gigabyte to write and minutes to open."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,9 @@ class CellProblem:
     severity: Severity = "error"
 
 
-def annotated_xlsx(table: Table, problems: Sequence[CellProblem], *, title: str) -> bytes:
+def annotated_xlsx(
+    table: Table, problems: Sequence[CellProblem], *, title: str, max_comments: int = MAX_COMMENTS
+) -> bytes:
     """The uploaded table with its problems marked, as an XLSX workbook the user can fix and re-upload.
 
     Parameters
@@ -80,6 +97,9 @@ def annotated_xlsx(table: Table, problems: Sequence[CellProblem], *, title: str)
         What is wrong in it; problems on row 0 (the whole file) only appear in the list.
     title
         Shown at the top of the 问题清单 sheet and stored as the workbook title.
+    max_comments
+        At most this many cells get a comment, the first ones by row; the 问题清单 sheet says
+        when some were left out.
 
     Returns
     -------
@@ -92,8 +112,13 @@ def annotated_xlsx(table: Table, problems: Sequence[CellProblem], *, title: str)
     workbook = Workbook(write_only=True)
     workbook.properties.title = title
     workbook.properties.creator = AUTHOR
-    _write_data_sheet(workbook.create_sheet(DATA_SHEET), table, problems)
-    _write_problem_sheet(workbook.create_sheet(PROBLEMS_SHEET), table, problems, title=title)
+    styles = _add_styles(workbook)
+    uncommented = _write_data_sheet(
+        workbook.create_sheet(DATA_SHEET), table, problems, styles, max_comments=max_comments
+    )
+    _write_problem_sheet(
+        workbook.create_sheet(PROBLEMS_SHEET), table, problems, styles, title=title, uncommented=uncommented
+    )
     return workbook_bytes(workbook)
 
 
@@ -156,10 +181,29 @@ def _worst(problems: Sequence[CellProblem]) -> Severity:
     return "error" if any(problem.severity == "error" for problem in problems) else "warning"
 
 
+def _add_styles(workbook: Workbook) -> dict[Severity, StyleArray]:
+    """Register a named style per severity; returns each one's style array, which a cell is built
+    from at the cost of a copy (see ``template._add_styles``)."""
+    arrays: dict[Severity, StyleArray] = {}
+    for severity, fill in _FILLS.items():
+        style = NamedStyle(_STYLE_NAMES[severity], fill=fill)
+        workbook.add_named_style(style)
+        arrays[severity] = style.as_tuple()
+    return arrays
+
+
 # --- the 数据 sheet ---------------------------------------------------------------------------
 
 
-def _write_data_sheet(sheet: WriteOnlyWorksheet, table: Table, problems: Sequence[CellProblem]) -> None:
+def _write_data_sheet(
+    sheet: WriteOnlyWorksheet,
+    table: Table,
+    problems: Sequence[CellProblem],
+    styles: dict[Severity, StyleArray],
+    *,
+    max_comments: int,
+) -> int:
+    """Write the table with its problems marked; returns how many flagged cells got no comment."""
     # Each column goes back to its position in the upload (Table.columns), so the column letters
     # in messages still match; the reader drops an old 错误说明 column, and a new one goes last.
     positions = list(table.columns) if len(table.columns) == len(table.headers) else None
@@ -190,13 +234,19 @@ def _write_data_sheet(sheet: WriteOnlyWorksheet, table: Table, problems: Sequenc
     for _ in range(header_row - 1):
         sheet.append([])
     bold = Font(bold=True)
+    comments = 0
     header_cells: list[object] = [None] * notes_position
     for position, header in zip(
         [*positions, notes_position], [*table.headers, FIELDS["problems"][0]], strict=True
     ):
         cell = text_cell(sheet, header)
         cell.font = bold
-        _annotate(cell, by_cell.get((header_row, position)), table)
+        flagged = by_cell.get((header_row, position))
+        if flagged:
+            cell.fill = _FILLS[_worst(flagged)]
+            if comments < max_comments:
+                cell.comment = _comment(flagged, table)
+                comments += 1
         header_cells[position - 1] = cell
     sheet.append(header_cells)
 
@@ -212,30 +262,28 @@ def _write_data_sheet(sheet: WriteOnlyWorksheet, table: Table, problems: Sequenc
         for position, value in zip(positions, cells_by_row.get(number, ()), strict=False):
             flagged = by_cell.get((number, position))
             if flagged:
-                cell = _styled_cell(sheet, value)
-                _annotate(cell, flagged, table)
+                cell = _styled_cell(sheet, value, styles[_worst(flagged)])
+                if comments < max_comments:
+                    cell.comment = _comment(flagged, table)
+                    comments += 1
                 cells[position - 1] = cell
             else:
                 cells[position - 1] = _plain_value(sheet, value)
         row_problems = by_row.get(number)
         if row_problems:
-            note = text_cell(
-                sheet, "；".join(_note(problem, table) for problem in _sorted(row_problems, table))
-            )
-            note.fill = _FILLS[_worst(row_problems)]
-            cells[notes_position - 1] = note
+            notes = "；".join(_note(problem, table) for problem in _sorted(row_problems, table))
+            cells[notes_position - 1] = text_cell(sheet, notes, style=styles[_worst(row_problems)])
         sheet.append(cells)
         written = number
+    return len(by_cell) - comments
 
 
 def _shown(value: object) -> object:
     return value.formula if isinstance(value, FormulaCell) else value
 
 
-def _annotate(cell: Cell, problems: Sequence[CellProblem] | None, table: Table) -> None:
-    if problems:
-        cell.fill = _FILLS[_worst(problems)]
-        cell.comment = comment("\n".join(_note(problem, table) for problem in problems))
+def _comment(problems: Sequence[CellProblem], table: Table) -> Comment:
+    return comment("\n".join(_note(problem, table) for problem in problems))
 
 
 def _plain_value(sheet: WriteOnlyWorksheet, value: object) -> object:
@@ -246,32 +294,35 @@ def _plain_value(sheet: WriteOnlyWorksheet, value: object) -> object:
     return _styled_cell(sheet, value)
 
 
-def _styled_cell(sheet: WriteOnlyWorksheet, value: object) -> Cell:
+def _styled_cell(sheet: WriteOnlyWorksheet, value: object, style: StyleArray | None = None) -> Cell:
     """A cell holding the uploaded value as the reader gave it: text stays text, a formula is
     shown as its text, dates keep a date format."""
     if isinstance(value, FormulaCell):
-        return text_cell(sheet, value.formula)
+        return text_cell(sheet, value.formula, style=style)
     if isinstance(value, str):
-        return text_cell(sheet, value)
+        return text_cell(sheet, value, style=style)
     if isinstance(value, datetime):
         value = value.replace(tzinfo=None)  # Excel has no time zones
-        return _cell(sheet, value, _DATE if value.time() == time() else _DATETIME)
+        return _cell(sheet, value, style, _DATE if value.time() == time() else _DATETIME)
     if isinstance(value, date):
-        return _cell(sheet, value, _DATE)
+        return _cell(sheet, value, style, _DATE)
     if isinstance(value, time):
-        return _cell(sheet, value.replace(tzinfo=None), _TIME)
+        return _cell(sheet, value.replace(tzinfo=None), style, _TIME)
     if isinstance(value, float):
-        return _cell(sheet, finite(value))
+        return _cell(sheet, finite(value), style)
     if isinstance(value, int) or value is None:
-        return _cell(sheet, value)
-    return text_cell(sheet, str(value))
+        return _cell(sheet, value, style)
+    return text_cell(sheet, str(value), style=style)
 
 
 def _cell(
-    sheet: WriteOnlyWorksheet, value: float | datetime | date | time | None, number_format: str | None = None
+    sheet: WriteOnlyWorksheet,
+    value: float | datetime | date | time | None,
+    style: StyleArray | None,
+    number_format: str | None = None,
 ) -> Cell:
     # row and column are placeholders: a write-only sheet numbers the cells it is given.
-    cell = Cell(sheet, row=1, column=1, value=value)
+    cell = Cell(sheet, row=1, column=1, value=value, style_array=style)
     if number_format is not None:
         cell.number_format = number_format
     return cell
@@ -284,7 +335,13 @@ _LIST_HEADER_ROW = 4
 
 
 def _write_problem_sheet(
-    sheet: WriteOnlyWorksheet, table: Table, problems: Sequence[CellProblem], *, title: str
+    sheet: WriteOnlyWorksheet,
+    table: Table,
+    problems: Sequence[CellProblem],
+    styles: dict[Severity, StyleArray],
+    *,
+    title: str,
+    uncommented: int,
 ) -> None:
     setup = sheet_setup(sheet)
     for position, column_width in enumerate(_PROBLEM_WIDTHS, 1):
@@ -304,7 +361,17 @@ def _write_problem_sheet(
             )
         ]
     )
-    sheet.append([])
+    if uncommented:
+        sheet.append(
+            [
+                text_cell(
+                    sheet,
+                    f"问题单元格太多，其中 {uncommented} 个没有批注；原因见每行的“{FIELDS['problems'][0]}”列。",
+                )
+            ]
+        )
+    else:
+        sheet.append([])
     bold = Font(bold=True)
     header_cells = []
     for header in PROBLEM_HEADERS:
@@ -321,7 +388,6 @@ def _write_problem_sheet(
             )
             break
         cells = [safe_value(sheet, value) for value in line]
-        severity = text_cell(sheet, str(line[3]))
-        severity.fill = _FILLS[_SEVERITY_BY_LABEL[str(line[3])]]
-        cells[3] = severity
+        label = str(line[3])
+        cells[3] = text_cell(sheet, label, style=styles[_SEVERITY_BY_LABEL[label]])
         sheet.append(cells)

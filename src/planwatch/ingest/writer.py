@@ -161,6 +161,18 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+def _unchanged(change: ValueChange, old: Any, writer: Writer) -> bool:
+    """Whether ``change`` leaves the stored row ``old`` (a Row, or None) as it is."""
+    alive = old is not None and not old.deleted
+    if change.delete:
+        return not alive
+    if not alive or old.source is not writer.source:
+        return False
+    comment = old.comment if change.comment is KEEP else change.comment
+    new = (_float(change.value), _float(change.numerator), _float(change.denominator), comment)
+    return bool((old.value, old.numerator, old.denominator, old.comment) == new)
+
+
 def write_values(
     session: Session,
     changes: Sequence[ValueChange],
@@ -172,8 +184,8 @@ def write_values(
     """Apply ``changes`` (one per key) with their audit rows, or raise and write nothing.
 
     Takes the data lock first, so concurrent writers serialise and the lock check below sees
-    every approval committed before it. Raises ``CellsLockedError`` when any key is closed
-    (approved, submitted, past its entry deadline); simulated demo values are the one source that
+    every approval committed before it. Raises ``CellsLockedError`` when any key it would change is
+    closed (approved, submitted, past its entry deadline); simulated demo values are the one source that
     is not subject to the reporting calendar, and they never overwrite reported values. With
     ``dry_run`` everything is checked and counted but nothing is written.
     """
@@ -188,15 +200,19 @@ def write_values(
     now = as_utc(writer.now).astimezone(UTC)
     simulated = writer.source is ValueSource.simulated
     forced: set[tuple[int, int, str]] = set()
+    existing = _existing(session, changes)
     if not simulated:
+        # a key given with the value it already has is no write: a pre-filled template whose other
+        # rows are closed (approved, past the deadline) still goes through for the rows it changes
+        writing = [c for c in changes if not _unchanged(c, existing.get(c.key), writer)]
         verdicts = closed_cells(
             session,
-            (Cell(*c.key) for c in changes),
+            (Cell(*c.key) for c in writing),
             now=now,
             default_expiry_days=default_expiry_days,
         )
         blocked = []
-        for change in changes:
+        for change in writing:
             verdict = verdicts[Cell(*change.key)]
             if verdict.closed is not None:
                 blocked.append((change, verdict.closed))
@@ -204,7 +220,6 @@ def write_values(
                 forced.add(change.key)
         if blocked:
             raise CellsLockedError(blocked)
-    existing = _existing(session, changes)
     status = ValueStatus.approved if simulated else ValueStatus.draft
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -216,7 +231,8 @@ def write_values(
         if simulated and old is not None and old.source is not ValueSource.simulated:
             result.kept_reported += 1
             continue
-        new_comment = (old.comment if old is not None else None) if change.comment is KEEP else change.comment
+        # KEEP keeps the comment of a live value; a deleted value's comment went with it
+        new_comment = (old.comment if alive else None) if change.comment is KEEP else change.comment
         if change.delete:
             if not alive:
                 result.unchanged += 1

@@ -179,6 +179,8 @@ class ValidationRule(Base):
     __tablename__ = "validation_rules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    """The catalogue that defines the rule; reloading it without the rule removes it."""
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name_zh: Mapped[str] = mapped_column(String(300))
     name_en: Mapped[str | None] = mapped_column(String(300))

@@ -1,8 +1,9 @@
 """Write a validated catalogue into the database: one transaction, idempotent, edit-preserving.
 
-Loading upserts by code. Re-loading the same file changes nothing. Sections, tasks and targets of
-the plan that the file no longer lists are removed; departments, indicators and validation rules are
-shared between plans (keyed by code alone) and are never removed. A target field an administrator
+Loading upserts by code. Re-loading the same file changes nothing. Sections, tasks, targets and
+validation rules of the plan that the file no longer lists are removed (a rule code belongs to the
+plan that defined it first); departments and indicators are shared between plans (keyed by code
+alone) and are never removed. A target field an administrator
 edited after loading (recorded in ``catalogue_changes``) is kept and reported, so a reload of the
 shipped file cannot silently undo a fill-in.
 """
@@ -74,7 +75,7 @@ def load_plan(session: Session, plan_file: PlanFile, *, name: str) -> LoadReport
     sections = _load_sections(session, plan, plan_file, report)
     tasks = _load_tasks(session, plan, plan_file, sections, departments, report)
     _load_targets(session, plan, plan_file, indicators, sections, tasks, divisions, report)
-    _load_validation_rules(session, plan_file, report)
+    _load_validation_rules(session, plan, plan_file, report)
     session.flush()
     return report
 
@@ -117,8 +118,25 @@ def _check_database_references(
             )
         if target.scope not in divisions:
             problems.append(Problem(name, entry, "scope", _no_division(target.scope)))
+    owners = {
+        rule_code: plan_code
+        for rule_code, plan_code in session.execute(
+            select(ValidationRule.code, Plan.code).join(Plan, Plan.id == ValidationRule.plan_id)
+        )
+    }
     for index, rule in enumerate(plan_file.validation_rules):
         entry = f"validation_rules[{index}] ({rule.code})"
+        owner = owners.get(rule.code)
+        if owner is not None and owner != header.code:
+            problems.append(
+                Problem(
+                    name,
+                    entry,
+                    "code",
+                    f"the rule code {rule.code} belongs to plan {owner}; give this plan's rule its own code "
+                    "(e.g. a plan prefix)",
+                )
+            )
         for side, codes in rule.references().items():
             problems.extend(
                 Problem(
@@ -541,16 +559,22 @@ def _rule_values(rule: ValidationRuleIn) -> dict[str, Any]:
     }
 
 
-def _load_validation_rules(session: Session, plan_file: PlanFile, report: LoadReport) -> None:
-    """Upsert the file's rules by code. Rules belong to no plan (the table has no plan column), so
-    a rule the file no longer lists is kept: another catalogue may define it."""
-    if not plan_file.validation_rules:
-        return
-    existing = {r.code: r for r in session.scalars(select(ValidationRule))}
+def _load_validation_rules(session: Session, plan: Plan, plan_file: PlanFile, report: LoadReport) -> None:
+    """Upsert the file's rules by code; the plan's rules the file no longer lists are removed.
+    A code another plan owns was refused before anything was written."""
+    existing = {
+        r.code: r for r in session.scalars(select(ValidationRule).where(ValidationRule.plan_id == plan.id))
+    }
     for rule in plan_file.validation_rules:
         _upsert(
-            session, report, "validation_rules", existing.get(rule.code), ValidationRule, _rule_values(rule)
+            session,
+            report,
+            "validation_rules",
+            existing.pop(rule.code, None),
+            ValidationRule,
+            {"plan_id": plan.id, **_rule_values(rule)},
         )
+    _remove_stale(session, report, "validation_rules", existing.values())
 
 
 def _edited_fields(session: Session, target_ids: list[int]) -> dict[int, set[str]]:

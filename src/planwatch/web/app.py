@@ -35,6 +35,7 @@ from planwatch.web.api.routes import router as api_router
 from planwatch.web.deps import csrf_guard
 from planwatch.web.limits import BodyLimit
 from planwatch.web.pages.accounts import router as account_pages_router
+from planwatch.web.pages.data import router as data_pages_router
 from planwatch.web.pages.routes import render_error
 from planwatch.web.pages.routes import router as pages_router
 
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(data_router)
     app.include_router(accounts_router)
     app.include_router(account_pages_router)
+    app.include_router(data_pages_router)
     app.include_router(pages_router)
     app.add_middleware(BodyLimit, max_bytes=settings.upload_max_bytes)
     return app

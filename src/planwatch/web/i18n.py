@@ -6,6 +6,10 @@ from collections.abc import Callable
 
 from planwatch.models.enums import (
     Aggregation,
+    ApprovalState,
+    ApprovalUnitKind,
+    AuditAction,
+    Channel,
     Comparator,
     DivisionLevel,
     LabelledEnum,
@@ -14,6 +18,8 @@ from planwatch.models.enums import (
     Role,
     ScopeKind,
     TargetKind,
+    ValueSource,
+    ValueStatus,
 )
 
 LANGUAGES = ("zh", "en")
@@ -212,6 +218,155 @@ MESSAGES: dict[str, dict[str, str]] = {
     "result": {"zh": "结果", "en": "Result"},
     "details": {"zh": "详情", "en": "Details"},
     "request_id": {"zh": "请求编号", "en": "Request id"},
+    # data collection: template and upload, import outcome, one value, approval
+    "nav_data": {"zh": "数据填报", "en": "Data reporting"},
+    "nav_approvals": {"zh": "审核", "en": "Approval"},
+    "data_title": {"zh": "数据填报", "en": "Data reporting"},
+    "data_intro": {
+        "zh": "下载本单位的填报模板,填写后上传。系统逐行检查,全部通过才写入;有任何错误则一行都不写入。",
+        "en": "Download your unit's template, fill it in and upload it. Every row is checked; the file is written only when all rows pass, otherwise nothing is written.",
+    },
+    "step_template": {"zh": "1. 下载填报模板", "en": "1. Download the template"},
+    "step_upload": {"zh": "2. 上传填好的文件", "en": "2. Upload the filled-in file"},
+    "step_more": {"zh": "3. 逐项更正与上报", "en": "3. Corrections and submission"},
+    "report_year": {"zh": "填报年度", "en": "Reporting year"},
+    "reporting_unit": {"zh": "填报单位", "en": "Reporting unit"},
+    "file_format": {"zh": "格式", "en": "Format"},
+    "download_template": {"zh": "下载模板", "en": "Download template"},
+    "template_note": {
+        "zh": "模板每行是一项应报数据(指标 × 区划 × 期间),已填入当前数值;只填写数值、分子、分母、备注。",
+        "en": "Each template row is one value owed (indicator × division × period), pre-filled with the current value; fill in only value, numerator, denominator and comment.",
+    },
+    "no_reporting_units": {
+        "zh": "您没有可填报的单位(填报范围为空)。请联系安全管理员授予填报范围。",
+        "en": "You have no unit to report for (empty capture scope); ask the security administrator for one.",
+    },
+    "upload_file": {"zh": "文件 (CSV 或 XLSX)", "en": "File (CSV or XLSX)"},
+    "dry_run_label": {
+        "zh": "试导入 (dry run):只检查,不写入",
+        "en": "试导入 dry run: check only, write nothing",
+    },
+    "upload": {"zh": "上传", "en": "Upload"},
+    "upload_note": {
+        "zh": "整份文件要么全部写入,要么一行都不写入;同一文件再次上传不会产生任何变化。",
+        "en": "A file is written whole or not at all; uploading the same file again changes nothing.",
+    },
+    "enter_one_value": {"zh": "逐项填报或更正一个数值", "en": "Enter or correct one value"},
+    "go_approvals": {"zh": "查看审核状态并上报", "en": "See the approval state and submit"},
+    "import_title": {"zh": "导入结果", "en": "Import result"},
+    "import_outcome.applied": {"zh": "导入成功", "en": "Imported"},
+    "import_outcome.unchanged": {"zh": "无变化", "en": "No change"},
+    "import_outcome.rejected": {"zh": "被拒绝", "en": "Rejected"},
+    "import_outcome.dry_run": {"zh": "试导入", "en": "Dry run"},
+    "next_steps": {"zh": "下一步", "en": "What next"},
+    "next.applied": {
+        "zh": "数据已保存,状态为“填报中”,上报前仍可修改。本单位全部数据填完后,请在“审核”页上报,由上级审核。",
+        "en": "The values are saved as drafts and can still be changed. Once your unit's data is complete, submit it on the Approval page for the level above to approve.",
+    },
+    "next.unchanged": {
+        "zh": "文件中的数值与已保存的完全一致,没有写入任何内容,无需再做什么。",
+        "en": "The file's values equal the stored ones; nothing was written and nothing more is needed.",
+    },
+    "next.rejected": {
+        "zh": "没有写入任何数据。请按下表(或带批注的检查报告)逐项更正后重新上传;可先勾选“试导入”检查。",
+        "en": "Nothing was written. Correct each cell listed below (or in the annotated report) and upload again; tick dry run to check first.",
+    },
+    "next.dry_run": {
+        "zh": "检查通过,但试导入不写入数据。取消勾选“试导入”后再上传同一文件即可保存。",
+        "en": "Every row passes, but a dry run writes nothing. Upload the same file again without dry run to save it.",
+    },
+    "file": {"zh": "文件", "en": "File"},
+    "uploaded_by": {"zh": "上传人", "en": "Uploaded by"},
+    "uploaded_at": {"zh": "上传时间", "en": "Uploaded at"},
+    "count.rows": {"zh": "数据行", "en": "Rows"},
+    "count.inserted": {"zh": "新增", "en": "New"},
+    "count.updated": {"zh": "修改", "en": "Changed"},
+    "count.unchanged": {"zh": "未变", "en": "Unchanged"},
+    "count.blank": {"zh": "空行(跳过)", "en": "Blank (skipped)"},
+    "count.errors": {"zh": "错误", "en": "Errors"},
+    "count.warnings": {"zh": "警告", "en": "Warnings"},
+    "notices": {"zh": "提示", "en": "Notices"},
+    "errors": {"zh": "错误", "en": "Errors"},
+    "warnings": {"zh": "警告(不影响导入,请核实)", "en": "Warnings (the import goes ahead; please check)"},
+    "row": {"zh": "行", "en": "Row"},
+    "column": {"zh": "列", "en": "Column"},
+    "message": {"zh": "说明", "en": "Message"},
+    "whole_file": {"zh": "整个文件", "en": "whole file"},
+    "shown_of": {"zh": "仅列出前 {n} 条,共 {total} 条。", "en": "The first {n} of {total} are listed."},
+    "annotated_report": {
+        "zh": "下载带批注的检查报告 (xlsx)",
+        "en": "Download the annotated report (xlsx)",
+    },
+    "annotated_note": {
+        "zh": "报告即上传的表格,错误单元格标红、警告标黄并附说明,改正后可直接重新上传。",
+        "en": "The report is your table with errors in red and warnings in yellow, each explained; correct it and upload it again.",
+    },
+    "written_values": {"zh": "本次写入的数值", "en": "Values written by this import"},
+    "upload_another": {"zh": "再上传一个文件", "en": "Upload another file"},
+    "entry_title": {"zh": "逐项填报", "en": "Enter one value"},
+    "entry_note": {
+        "zh": "比值类指标可只填分子和分母,数值由系统计算。每次修改都记入审计记录,与文件导入同样检查。",
+        "en": "For a ratio you may give only the numerator and denominator; the value is computed. Every change is checked like a file row and recorded in the audit trail.",
+    },
+    "period_hint": {"zh": "如 2025、2025Q2、2025-05", "en": "e.g. 2025, 2025Q2, 2025-05"},
+    "save": {"zh": "保存", "en": "Save"},
+    "not_saved": {"zh": "未保存,请更正:", "en": "Not saved; please correct:"},
+    "entry_blank": {
+        "zh": "请填写数值(比值类指标可填分子和分母)",
+        "en": "give a value (or, for a ratio, a numerator and a denominator)",
+    },
+    "entry_result.applied": {"zh": "已保存:{key}", "en": "Saved: {key}"},
+    "entry_result.unchanged": {
+        "zh": "与已保存的值相同,未作修改:{key}",
+        "en": "Same as the stored value; nothing changed: {key}",
+    },
+    "current_value": {"zh": "当前值", "en": "Current value"},
+    "no_current_value": {"zh": "尚无数值", "en": "No value yet"},
+    "value_state": {"zh": "数据状态", "en": "State"},
+    "recorded": {"zh": "最近填报", "en": "Last recorded"},
+    "field.indicator": {"zh": "指标代码", "en": "Indicator code"},
+    "field.division": {"zh": "区划代码", "en": "Division code"},
+    "field.period": {"zh": "期间", "en": "Period"},
+    "field.value": {"zh": "数值", "en": "Value"},
+    "field.numerator": {"zh": "分子", "en": "Numerator"},
+    "field.denominator": {"zh": "分母", "en": "Denominator"},
+    "field.comment": {"zh": "备注", "en": "Comment"},
+    "field.unit": {"zh": "单位", "en": "Unit"},
+    "history_title": {"zh": "数值修改记录", "en": "History of a value"},
+    "history_note": {
+        "zh": "每一次新增、修改、删除都记入带哈希链的审计记录,最新的在前(时间为 UTC)。",
+        "en": "Every creation, change and deletion is kept in the hash-chained audit trail, newest first (times in UTC).",
+    },
+    "history_pick": {
+        "zh": "输入指标代码和区划代码(可加期间)查看修改记录。",
+        "en": "Give an indicator code and a division code (and a period) to see the changes.",
+    },
+    "no_history": {"zh": "没有修改记录", "en": "No changes recorded"},
+    "change": {"zh": "操作", "en": "Change"},
+    "old_new": {"zh": "原值 → 新值", "en": "Old → new"},
+    "channel": {"zh": "渠道", "en": "Channel"},
+    "import_batch": {"zh": "导入批次", "en": "Import"},
+    "forced": {"zh": "补录例外", "en": "lock exception"},
+    "correct_value": {"zh": "更正此数值", "en": "Correct this value"},
+    "see_history": {"zh": "查看修改记录", "en": "See its history"},
+    "approvals_title": {"zh": "审核与上报", "en": "Submission and approval"},
+    "approvals_note": {
+        "zh": "自下而上审核:区(市)县和部门填完后上报,由市级审核;全部审核通过后,市级最后审核。已上报或已审核的数据不能修改,需先撤回或由上级退回。",
+        "en": "Bottom-up: districts and departments submit their year, the city approves each, and approves itself once all are approved. Submitted or approved data cannot be changed until it is withdrawn or un-approved.",
+    },
+    "approval_unit": {"zh": "单位", "en": "Unit"},
+    "unit_kind": {"zh": "类别", "en": "Kind"},
+    "approval_state": {"zh": "状态", "en": "State"},
+    "changed_by": {"zh": "最近操作人", "en": "Last changed by"},
+    "no_units": {"zh": "没有可查看的单位", "en": "No units to show"},
+    "approval_action.submit": {"zh": "上报", "en": "Submit"},
+    "approval_action.withdraw": {"zh": "撤回", "en": "Withdraw"},
+    "approval_action.approve": {"zh": "审核通过", "en": "Approve"},
+    "approval_action.unapprove": {"zh": "退回", "en": "Un-approve"},
+    "flash.approval": {
+        "zh": "{unit} {year} 年:{action}完成,当前状态:{state}",
+        "en": "{unit} {year}: {action} done; now {state}",
+    },
 }
 
 
@@ -266,6 +421,13 @@ _vocabulary(
 _vocabulary(
     "scope", ScopeKind, {"capture": "capture scope", "view": "view scope", "department": "department scope"}
 )
+
+_vocabulary("approval", ApprovalState, {"draft": "being filled in"})
+_vocabulary("unit_kind", ApprovalUnitKind)
+_vocabulary("audit_action", AuditAction, {"create": "new", "update": "changed", "delete": "deleted"})
+_vocabulary("value_status", ValueStatus)
+_vocabulary("value_source", ValueSource)
+_vocabulary("channel", Channel, {"file": "file import", "api": "API", "page": "web form"})
 
 
 def translator(lang: str) -> Callable[[str], str]:

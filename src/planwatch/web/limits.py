@@ -20,8 +20,9 @@ class BodyLimit:
 
     def _message(self) -> str:
         mib = self.max_bytes / 2**20
+        limit = f"{mib:g} MiB" if mib >= 1 else f"{self.max_bytes:,} bytes"
         return (
-            f"the request body is larger than the limit of {mib:g} MiB (PLANWATCH_UPLOAD_MAX_BYTES); "
+            f"the request body is larger than the limit of {limit} (PLANWATCH_UPLOAD_MAX_BYTES); "
             "split the file into smaller ones (按区县或指标拆分) and upload them one by one"
         )
 
@@ -63,18 +64,27 @@ class BodyLimit:
                     return
         seen = 0
         started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLargeError
+                    # Answer 413 now and tell the app the client went away: an exception raised
+                    # here would reach FastAPI's body parsing, which turns any error into a 400.
+                    # Whatever the app answers afterwards is dropped.
+                    if not started and not refused:
+                        refused = True
+                        await self._refuse(scope, send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)

@@ -46,6 +46,7 @@ def upgrade() -> None:
     op.create_table(
         "validation_rules",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("plan_id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=64), nullable=False),
         sa.Column("name_zh", sa.String(length=300), nullable=False),
         sa.Column("name_en", sa.String(length=300), nullable=True),
@@ -68,6 +69,9 @@ def upgrade() -> None:
         sa.Column("missing", sa.String(length=32), nullable=False),
         sa.Column("levels", sa.JSON(), nullable=False),
         sa.Column("instruction", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["plan_id"], ["plans.id"], name=op.f("fk_validation_rules_plan_id_plans"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_validation_rules")),
         sa.UniqueConstraint("code", name=op.f("uq_validation_rules_code")),
     )

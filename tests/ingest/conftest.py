@@ -1,0 +1,48 @@
+"""Fixtures of the data-collection tests: a database with the catalogue and no values, per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from planwatch.config import Settings
+from planwatch.db import make_engine
+from tests.conftest import database_url, settings_for
+from tests.ingest.factories import build_collection_database
+
+
+@pytest.fixture(scope="session")
+def collection_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Divisions and the Chengdu plan, no data values; tests must not change it (use ``db``)."""
+    url = database_url(backend, tmp_path_factory, "collection")
+    build_collection_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def collection_engine(collection_url: str) -> Iterator[Engine]:
+    engine = make_engine(collection_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(collection_engine: Engine) -> Iterator[Session]:
+    """A session on the collection database inside a transaction rolled back after the test."""
+    connection = collection_engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def settings(collection_url: str) -> Settings:
+    return settings_for(collection_url)
