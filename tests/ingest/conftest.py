@@ -10,16 +10,14 @@ from sqlalchemy.orm import Session
 
 from planwatch.config import Settings
 from planwatch.db import make_engine
-from tests.conftest import database_url, settings_for
-from tests.ingest.factories import build_collection_database
+from tests.conftest import settings_for
+from tests.ingest.factories import collection_database
 
 
 @pytest.fixture(scope="session")
 def collection_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Divisions and the Chengdu plan, no data values; tests must not change it (use ``db``)."""
-    url = database_url(backend, tmp_path_factory, "collection")
-    build_collection_database(url)
-    return url
+    return collection_database(backend, tmp_path_factory, "collection")
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from openpyxl import Workbook
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from planwatch.accounts.principal import Principal, expand
@@ -19,6 +24,7 @@ from planwatch.divisions.service import division_tree, load_divisions
 from planwatch.models import Department
 from planwatch.models.enums import Role
 from planwatch.plans.service import load_plan_file
+from tests.conftest import database_url
 
 CHINA = timezone(timedelta(hours=8))
 OPEN_2025 = datetime(2026, 2, 1, 10, 0, tzinfo=CHINA)
@@ -49,6 +55,36 @@ def build_collection_database(url: str) -> None:
             load_plan_file(session, chengdu_path("plan.yaml"))
     finally:
         engine.dispose()
+
+
+_TEMPLATES: dict[str, str] = {}
+"""Per backend, a collection database built once per test process, copied for each user."""
+
+
+def collection_database(backend: str, tmp_path_factory: pytest.TempPathFactory, suffix: str) -> str:
+    """A new database holding what ``build_collection_database`` writes, as a copy of a template
+    built once per process (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL)."""
+    template = _TEMPLATES.get(backend)
+    if template is None:
+        template = _TEMPLATES[backend] = database_url(backend, tmp_path_factory, "collection_template")
+        build_collection_database(template)
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp(suffix) / "planwatch.db"
+        shutil.copyfile(make_url(template).database or "", path)
+        return f"sqlite:///{path}"
+    target = make_url(template).set(
+        database=f"planwatch_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{suffix}".lower()
+    )
+    admin = create_engine(make_url(template).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+            connection.execute(
+                text(f'CREATE DATABASE "{target.database}" TEMPLATE "{make_url(template).database}"')
+            )
+    finally:
+        admin.dispose()
+    return target.render_as_string(hide_password=False)
 
 
 def principal(

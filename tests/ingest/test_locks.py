@@ -22,7 +22,7 @@ from planwatch.ingest.service import ImportReport, import_file, write_items
 from planwatch.ingest.writer import CellsLockedError
 from planwatch.models import DataValue, DataValueAudit, Department, Division, Indicator, Target
 from planwatch.models.enums import ApprovalState, ApprovalUnitKind, Channel, Role, ValueStatus
-from tests.conftest import LiveServer, database_url, make_user, run_live_server, settings_for
+from tests.conftest import LiveServer, make_user, run_live_server, settings_for
 from tests.ingest.factories import (
     CHINA,
     CITY,
@@ -30,13 +30,15 @@ from tests.ingest.factories import (
     JINJIANG,
     OPEN_2025,
     QINGYANG,
+    STREET,
     Clock,
-    build_collection_database,
+    collection_database,
     csv_bytes,
     principal,
 )
 
 BEDS = "inclusive_elderly_beds"
+QINGYANG_STREET = "510105002"
 SECOND = timedelta(seconds=1)
 
 
@@ -51,7 +53,9 @@ def write(
     who: Principal | None = None,
 ) -> ImportReport:
     item = {"indicator": BEDS, "division": division, "period": period, "value": value}
-    return write_items(db, [item], principal=who or principal(db), channel=Channel.api, settings=settings, now=now)
+    return write_items(
+        db, [item], principal=who or principal(db), channel=Channel.api, settings=settings, now=now
+    )
 
 
 def last_audit(db: Session) -> DataValueAudit:
@@ -80,7 +84,14 @@ def reopen(db: Session, *, division: str = JINJIANG, period: str = "2025", now: 
         (SECOND, False, False, False),
         (SECOND, True, True, True),
     ],
-    ids=["expiry-1s", "expiry-1s+exception", "expiry", "expiry+exception", "expiry+1s", "expiry+1s+exception"],
+    ids=[
+        "expiry-1s",
+        "expiry-1s+exception",
+        "expiry",
+        "expiry+exception",
+        "expiry+1s",
+        "expiry+1s+exception",
+    ],
 )
 def test_entry_deadline(
     db: Session, settings: Settings, offset: timedelta, exception: bool, open_: bool, forced: bool
@@ -91,7 +102,8 @@ def test_entry_deadline(
     now = EXPIRY_2025 + offset
     if open_:
         report = write(db, settings, now)
-        assert report.ok and report.inserted == 1
+        assert report.ok
+        assert report.inserted == 1
         assert report.forced == int(forced)
         assert last_audit(db).forced is forced
     else:
@@ -120,7 +132,9 @@ def test_revoked_or_expired_exception_closes_the_cell_again(db: Session, setting
     lock_exceptions.revoke(db, exception_id, principal=principal(db), now=late)
     with pytest.raises(LockedError):
         write(db, settings, late, value=2)
-    lock_exceptions.grant(db, BEDS, JINJIANG, "2025", reason="再补录", principal=principal(db), now=late, days=1)
+    lock_exceptions.grant(
+        db, BEDS, JINJIANG, "2025", reason="再补录", principal=principal(db), now=late, days=1
+    )
     assert write(db, settings, late + timedelta(hours=23), value=3).ok
     with pytest.raises(LockedError):
         write(db, settings, late + timedelta(days=1, seconds=1), value=4)
@@ -134,7 +148,9 @@ def test_only_an_approver_of_the_division_grants_exceptions(db: Session) -> None
         lock_exceptions.grant(db, BEDS, JINJIANG, "2025", reason="x", principal=reporter, now=OPEN_2025)
     district_planner = principal(db, capture=[QINGYANG])
     with pytest.raises(NotFoundError):
-        lock_exceptions.grant(db, BEDS, JINJIANG, "2025", reason="x", principal=district_planner, now=OPEN_2025)
+        lock_exceptions.grant(
+            db, BEDS, JINJIANG, "2025", reason="x", principal=district_planner, now=OPEN_2025
+        )
     with pytest.raises(InvalidValueError, match="reason"):
         lock_exceptions.grant(db, BEDS, JINJIANG, "2025", reason="  ", principal=principal(db), now=OPEN_2025)
 
@@ -163,7 +179,13 @@ def test_future_periods_are_refused(db: Session, settings: Settings) -> None:
 def test_file_import_into_a_closed_period_is_a_row_level_problem(db: Session, settings: Settings) -> None:
     rows = [(BEDS, QINGYANG, "2025", 3, "", "", ""), (BEDS, JINJIANG, "2024", 4, "", "", "")]
     report = import_file(
-        db, csv_bytes(rows), "late.csv", principal=principal(db), channel=Channel.file, settings=settings, now=OPEN_2025
+        db,
+        csv_bytes(rows),
+        "late.csv",
+        principal=principal(db),
+        channel=Channel.file,
+        settings=settings,
+        now=OPEN_2025,
     )
     assert not report.ok
     assert db.scalar(select(func.count()).select_from(DataValue)) == 0
@@ -184,7 +206,9 @@ def unit(db: Session, code: str, kind: ApprovalUnitKind = ApprovalUnitKind.divis
     return approval.find_unit(db, kind, code)
 
 
-def act(db: Session, who: Principal, code: str, action: str, *, kind: ApprovalUnitKind = ApprovalUnitKind.division) -> ApprovalState:
+def act(
+    db: Session, who: Principal, code: str, action: str, *, kind: ApprovalUnitKind = ApprovalUnitKind.division
+) -> ApprovalState:
     return approval.transition(db, unit(db, code, kind), 2025, action, principal=who, now=OPEN_2025).state
 
 
@@ -241,7 +265,9 @@ def test_city_approves_last_and_districts_stay_locked_until_it_unapproves(db: Se
     assert act(db, planner, JINJIANG, "unapprove") is ApprovalState.draft
 
 
-def test_approved_data_refuses_writes_via_write_values_and_file_import(db: Session, settings: Settings) -> None:
+def test_approved_data_refuses_writes_via_write_values_and_file_import(
+    db: Session, settings: Settings
+) -> None:
     planner = principal(db)
     assert write(db, settings, OPEN_2025).ok
     act(db, planner, JINJIANG, "submit")
@@ -252,7 +278,13 @@ def test_approved_data_refuses_writes_via_write_values_and_file_import(db: Sessi
     assert "锦江区 (510104) is approved" in caught.value.message
     rows = [(BEDS, QINGYANG, "2025", 3, "", "", ""), (BEDS, JINJIANG, "2025", 9, "", "", "")]
     report = import_file(
-        db, csv_bytes(rows), "after.csv", principal=planner, channel=Channel.file, settings=settings, now=OPEN_2025
+        db,
+        csv_bytes(rows),
+        "after.csv",
+        principal=planner,
+        channel=Channel.file,
+        settings=settings,
+        now=OPEN_2025,
     )
     assert not report.ok
     [problem] = report.to_json()["errors"]
@@ -261,9 +293,16 @@ def test_approved_data_refuses_writes_via_write_values_and_file_import(db: Sessi
     assert db.scalar(select(func.count()).select_from(DataValue)) == 1  # QINGYANG's row was not written
     unchanged = [(BEDS, JINJIANG, "2025", 7, "", "", "")]  # re-sending the approved value is no write
     again = import_file(
-        db, csv_bytes(unchanged), "same.csv", principal=planner, channel=Channel.file, settings=settings, now=OPEN_2025
+        db,
+        csv_bytes(unchanged),
+        "same.csv",
+        principal=planner,
+        channel=Channel.file,
+        settings=settings,
+        now=OPEN_2025,
     )
-    assert again.ok and again.unchanged == 1
+    assert again.ok
+    assert again.unchanged == 1
 
 
 def test_a_submitted_department_locks_its_indicators_everywhere(db: Session, settings: Settings) -> None:
@@ -306,8 +345,7 @@ def test_value_status_follows_approval_and_the_public_sees_approved_values_only(
 
 @pytest.fixture(scope="module")
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
-    url = database_url(backend, tmp_path_factory, "locks_api")
-    build_collection_database(url)
+    url = collection_database(backend, tmp_path_factory, "locks_api")
     yield from ((s, url) for s in run_live_server(settings_for(url), clock=Clock(OPEN_2025)))
 
 
@@ -325,7 +363,10 @@ def test_api_refuses_writes_into_approved_data_with_409(server: tuple[LiveServer
     reporter = make_user(url, "jinjiang_locks", [Role.district_reporter], capture=[JINJIANG])
     planner = make_user(url, "planner_locks", [Role.planner], capture=[CITY])
     path = f"/api/data-values/{BEDS}/{JINJIANG}/2025"
-    with signed_in(live, "jinjiang_locks", reporter) as rep, signed_in(live, "planner_locks", planner) as plan:
+    with (
+        signed_in(live, "jinjiang_locks", reporter) as rep,
+        signed_in(live, "planner_locks", planner) as plan,
+    ):
         assert rep.put(path, json={"value": 5}).status_code == 200
         submitted = rep.post(f"/api/approvals/division/{JINJIANG}/2025/submit")
         assert submitted.status_code == 200, submitted.text
@@ -343,10 +384,84 @@ def test_api_refuses_writes_into_approved_data_with_409(server: tuple[LiveServer
             assert error["code"] == "APPROVED"
             assert "un-approves" in error["message"]
         assert rep.delete(path).status_code == 409
-        batch = plan.post("/api/data-values", json={"values": [{"indicator": BEDS, "division": QINGYANG, "period": "2025", "value": 1}, {"indicator": BEDS, "division": JINJIANG, "period": "2025", "value": 2}]})
+        batch = plan.post(
+            "/api/data-values",
+            json={
+                "values": [
+                    {"indicator": BEDS, "division": QINGYANG, "period": "2025", "value": 1},
+                    {"indicator": BEDS, "division": JINJIANG, "period": "2025", "value": 2},
+                ]
+            },
+        )
         assert batch.status_code == 409
         assert batch.json()["error"]["code"] == "APPROVED"
         assert plan.get(f"/api/data-values/{BEDS}/{QINGYANG}/2025").status_code == 404  # all or none
         assert rep.get(path).json()["status"] == "approved"
         assert plan.post(f"/api/approvals/division/{JINJIANG}/2025/unapprove").json()["state"] == "draft"
         assert rep.put(path, json={"value": 6}).json()["value"] == 6
+
+
+def test_an_approved_district_locks_the_values_of_its_streets(db: Session, settings: Settings) -> None:
+    def street_item(code: str) -> dict[str, object]:
+        return {
+            "indicator": "child_5min_activity_coverage",
+            "division": code,
+            "period": "2025",
+            "numerator": 3,
+            "denominator": 4,
+        }
+
+    planner = principal(db)
+    report = write_items(
+        db, [street_item(STREET)], principal=planner, channel=Channel.api, settings=settings, now=OPEN_2025
+    )
+    assert report.ok, report.to_json()
+    act(db, planner, JINJIANG, "submit")
+    act(db, planner, JINJIANG, "approve")
+    assert (
+        db.scalar(select(DataValue.status).join(Division).where(Division.code == STREET))
+        is ValueStatus.approved
+    )
+    with pytest.raises(LockedError, match="锦江区"):
+        write_items(
+            db,
+            [{**street_item(STREET), "numerator": 2}],
+            principal=planner,
+            channel=Channel.api,
+            settings=settings,
+            now=OPEN_2025,
+        )
+    other = write_items(
+        db,
+        [street_item(QINGYANG_STREET)],
+        principal=planner,
+        channel=Channel.api,
+        settings=settings,
+        now=OPEN_2025,
+    )
+    assert other.ok
+
+
+def test_api_lock_exception_reopens_a_closed_cell_and_the_write_is_forced(
+    server: tuple[LiveServer, str],
+) -> None:
+    live, url = server
+    reporter = make_user(url, "qingyang_locks", [Role.district_reporter], capture=[QINGYANG])
+    planner = make_user(url, "planner_locks2", [Role.planner], capture=[CITY])
+    path = f"/api/data-values/{BEDS}/{QINGYANG}/2024"
+    with (
+        signed_in(live, "qingyang_locks", reporter) as rep,
+        signed_in(live, "planner_locks2", planner) as plan,
+    ):
+        closed = rep.put(path, json={"value": 5})
+        assert closed.status_code == 409
+        assert closed.json()["error"]["code"] == "PERIOD_EXPIRED"
+        body = {"indicator": BEDS, "division": QINGYANG, "period": "2024", "reason": "迟报"}
+        assert rep.post("/api/lock-exceptions", json=body).status_code == 403
+        granted = plan.post("/api/lock-exceptions", json=body)
+        assert granted.status_code == 201, granted.text
+        assert rep.put(path, json={"value": 5}).status_code == 200
+        [entry] = rep.get(f"{path}/history").json()
+        assert entry["forced"] is True
+        assert plan.delete(f"/api/lock-exceptions/{granted.json()['id']}").status_code == 204
+        assert rep.put(path, json={"value": 6}).status_code == 409

@@ -15,14 +15,14 @@ import pytest
 from openpyxl import load_workbook
 
 from planwatch.models.enums import Role
-from tests.conftest import LiveServer, database_url, make_user, run_live_server, settings_for
+from tests.conftest import LiveServer, make_user, run_live_server, settings_for
 from tests.ingest.factories import (
     CITY,
     JINJIANG,
     OPEN_2025,
     QINGYANG,
     Clock,
-    build_collection_database,
+    collection_database,
     csv_bytes,
     district_rows,
     xlsx_bytes,
@@ -41,12 +41,12 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    url = database_url(backend, tmp_path_factory, "data_api")
-    build_collection_database(url)
+    url = collection_database(backend, tmp_path_factory, "data_api")
     passwords = {
         "planner_d": make_user(url, "planner_d", [Role.planner], capture=[CITY]),
         "jinjiang_d": make_user(url, "jinjiang_d", [Role.district_reporter], capture=[JINJIANG]),
         "reviewer_d": make_user(url, "reviewer_d", [Role.reviewer], view=[CITY]),
+        "jinjiang_planner_d": make_user(url, "jinjiang_planner_d", [Role.planner], capture=[JINJIANG]),
     }
     for server in run_live_server(settings_for(url), clock=Clock(OPEN_2025)):
         yield Site(server, url, passwords)
@@ -56,7 +56,9 @@ def site(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
 def client(site: Site, username: str | None = None) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=site.server.url, timeout=60) as http:
         if username is not None:
-            response = http.post("/api/session", json={"username": username, "password": site.passwords[username]})
+            response = http.post(
+                "/api/session", json={"username": username, "password": site.passwords[username]}
+            )
             assert response.status_code == 200, response.text
             http.headers["X-CSRF-Token"] = response.json()["csrf_token"]
         yield http
@@ -80,9 +82,16 @@ def test_put_get_history_delete_by_key(site: Site) -> None:
         put = http.put(path, json={"value": 12, "comment": "初报"})
         assert put.status_code == 200, put.text
         body = put.json()
-        assert (body["value"], body["status"], body["source"], body["recorded_by"]) == (12, "draft", "reported", "planner_d")
+        assert (body["value"], body["status"], body["source"], body["recorded_by"]) == (
+            12,
+            "draft",
+            "reported",
+            "planner_d",
+        )
         assert http.put(path, json={"value": 13}).json()["comment"] == "初报"  # a missing comment is kept
         assert http.get(path).json()["value"] == 13
+        assert http.get(key_path("510106", "2025年")).json()["period"] == "2025"
+        assert http.get(key_path("510106", "2025Q1")).status_code == 422
         assert http.put(key_path("510106", "2025年"), json={"value": 13}).status_code == 200  # same key
         history = http.get(f"{path}/history").json()
         assert [(h["action"], h["old_value"], h["new_value"], h["channel"]) for h in history] == [
@@ -106,10 +115,18 @@ def test_put_refuses_bad_values_and_unknown_fields(site: Site) -> None:
         [problem] = bad.json()["errors"]
         assert (problem["row"], problem["column"], problem["value"]) == (1, "value", "-3")
         assert "cannot be below 0" in problem["message"]
-        for body in ({"value": 3, "status": "approved"}, {"value": 3, "skip_audit": True}, {"value": 3, "recorded_by": "x"}):
+        for body in (
+            {"value": 3, "status": "approved"},
+            {"value": 3, "skip_audit": True},
+            {"value": 3, "recorded_by": "x"},
+        ):
             refused = http.put(path, json=body)
             assert refused.status_code == 422, body
             assert refused.json()["error"]["type"] == "ValidationError"
+        for body in ({}, {"comment": "只写备注"}, {"value": None}):  # no number: a mistake, not a no-op
+            empty = http.put(path, json=body)
+            assert empty.status_code == 422, body
+            assert "no value given" in empty.json()["errors"][0]["message"]
         wrong_period = http.put(key_path("510107", "2025Q3"), json={"value": 3})
         assert wrong_period.status_code == 422
         assert "not a annual period" in wrong_period.json()["errors"][0]["message"]
@@ -117,7 +134,10 @@ def test_put_refuses_bad_values_and_unknown_fields(site: Site) -> None:
 
 
 def test_batch_is_all_or_none(site: Site) -> None:
-    items = [{"indicator": BEDS, "division": code, "period": "2025", "value": 5} for code in ("510108", "510112", "510113")]
+    items = [
+        {"indicator": BEDS, "division": code, "period": "2025", "value": 5}
+        for code in ("510108", "510112", "510113")
+    ]
     with client(site, "planner_d") as http:
         broken = [*items[:2], {**items[2], "value": "many"}]
         refused = http.post("/api/data-values", json={"values": broken})
@@ -127,6 +147,9 @@ def test_batch_is_all_or_none(site: Site) -> None:
         assert refused.status_code == 422
         [problem] = refused.json()["errors"]
         assert (problem["row"], problem["column"]) == (3, "division")
+        blank = http.post("/api/data-values", json={"values": [*items[:2], {**items[2], "value": None}]})
+        assert blank.status_code == 422
+        assert [p["row"] for p in blank.json()["errors"]] == [3]
         unknown = http.post("/api/data-values", json={"values": [{**items[0], "forced": True}]})
         assert unknown.status_code == 422
         assert http.post("/api/data-values", json={"values": items, "dry_run": False}).status_code == 422
@@ -168,7 +191,9 @@ def test_out_of_scope_division_is_404_and_leaks_nothing(site: Site) -> None:
     with client(site, "planner_d") as http:
         response = http.put(secret, json={"value": 87.5, "numerator": 35, "denominator": 40})
         assert response.status_code == 200, response.text
-        import_id = upload(http, csv_bytes([(BEDS, QINGYANG, "2025", 4321, "", "", "")]), "qy.csv").json()["import_id"]
+        import_id = upload(http, csv_bytes([(BEDS, QINGYANG, "2025", 4321, "", "", "")]), "qy.csv").json()[
+            "import_id"
+        ]
     with client(site, "jinjiang_d") as http:
         for response in (
             http.get(secret),
@@ -178,15 +203,21 @@ def test_out_of_scope_division_is_404_and_leaks_nothing(site: Site) -> None:
             http.get(f"/api/imports/{import_id}/report.xlsx"),
         ):
             assert response.status_code == 404, response.request.url
-            assert "87.5" not in response.text and "4321" not in response.text
+            assert "87.5" not in response.text
+            assert "4321" not in response.text
         assert http.get("/api/data-values", params={"division": QINGYANG}).json() == []
         assert all(v["division"].startswith(JINJIANG) for v in http.get("/api/data-values").json())
         write = http.put(secret, json={"value": 1, "numerator": 1, "denominator": 100})
         assert write.status_code == 422
         assert "outside your scope" in write.json()["errors"][0]["message"]
         assert "87.5" not in write.text
+    with client(site, "jinjiang_planner_d") as http:  # approves its district, not the city's files
+        assert http.get(f"/api/imports/{import_id}").status_code == 404
+        assert http.get(f"/api/imports/{import_id}/report.xlsx").status_code == 404
+        assert http.get(secret).status_code == 404
     with client(site, "planner_d") as http:
         assert http.get(secret).json()["value"] == 87.5
+        assert http.get(f"/api/imports/{import_id}").status_code == 200
 
 
 def test_anonymous_and_read_only_callers_cannot_write(site: Site) -> None:
@@ -194,11 +225,20 @@ def test_anonymous_and_read_only_callers_cannot_write(site: Site) -> None:
     with client(site) as http:
         assert http.put(path, json={"value": 1}).status_code == 403
         assert http.delete(path).status_code == 403
-        assert http.post("/api/data-values", json={"values": [{"indicator": BEDS, "division": "510114", "period": "2025", "value": 1}]}).status_code == 403
+        assert (
+            http.post(
+                "/api/data-values",
+                json={"values": [{"indicator": BEDS, "division": "510114", "period": "2025", "value": 1}]},
+            ).status_code
+            == 403
+        )
         refused = upload(http, csv_bytes(district_rows()), "anon.csv")
         assert refused.status_code == 403
         assert "sign in first" in refused.json()["error"]["message"]
-        assert http.get("/api/data-values/template", params={"year": 2025, "division": JINJIANG}).status_code == 403
+        assert (
+            http.get("/api/data-values/template", params={"year": 2025, "division": JINJIANG}).status_code
+            == 403
+        )
     with client(site, "reviewer_d") as http:
         assert http.put(path, json={"value": 1}).status_code == 403
         assert upload(http, csv_bytes(district_rows()), "r.csv").status_code == 403
@@ -225,7 +265,9 @@ def test_import_returns_the_report_and_dry_run_writes_nothing(site: Site) -> Non
         again = upload(http, xlsx_bytes(rows), "beds.xlsx").json()
         assert (again["inserted"], again["unchanged"], again["status"]) == (0, 2, "unchanged")
         history = http.get(f"{key_path('510116')}/history").json()
-        assert [(h["action"], h["channel"], h["import_id"]) for h in history] == [("create", "file", report["import_id"])]
+        assert [(h["action"], h["channel"], h["import_id"]) for h in history] == [
+            ("create", "file", report["import_id"])
+        ]
         stored = http.get(f"/api/imports/{report['import_id']}").json()
         assert (stored["status"], stored["inserted"]) == ("applied", 2)
 
@@ -249,7 +291,8 @@ def test_rejected_import_is_422_and_the_annotated_report_marks_the_bad_cell(site
     bad = sheet["D3"]
     assert bad.value == -4
     assert bad.fill.fgColor.rgb.endswith("FFC7CE")
-    assert bad.comment is not None and "cannot be below 0" in bad.comment.text
+    assert bad.comment is not None
+    assert "cannot be below 0" in bad.comment.text
     assert not sheet["D2"].fill.fgColor.rgb.endswith("FFC7CE")
     assert "cannot be below 0" in str(sheet["H3"].value)
     listed = [row[:3] for row in workbook["问题清单"].iter_rows(values_only=True) if row and row[0] == 3]
@@ -262,10 +305,16 @@ def test_rejected_import_is_422_and_the_annotated_report_marks_the_bad_cell(site
         (b"", "empty.csv", "empty (0 bytes)"),
         (b"hello", "notes.docx", "are not accepted"),
         (csv_bytes(district_rows()), "renamed.xlsx", "is text (CSV)"),
-        (csv_bytes([(BEDS, JINJIANG, "2025")], header=("指标代码", "区划代码", "期间")), "nohead.csv", "required column 数值"),
+        (
+            csv_bytes([(BEDS, JINJIANG, "2025")], header=("指标代码", "区划代码", "期间")),
+            "nohead.csv",
+            "required column 数值",
+        ),
     ],
 )
-def test_unreadable_file_is_422_with_a_file_level_problem(site: Site, data: bytes, name: str, message: str) -> None:
+def test_unreadable_file_is_422_with_a_file_level_problem(
+    site: Site, data: bytes, name: str, message: str
+) -> None:
     with client(site, "planner_d") as http:
         response = upload(http, data, name)
         assert response.status_code == 422
@@ -286,8 +335,11 @@ def test_template_downloads(site: Site) -> None:
         header = [c.value for c in sheet[1]]
         assert header[:2] == ["指标代码", "指标名称"] or "指标代码" in header
         codes = {row[header.index("区划代码")] for row in sheet.iter_rows(min_row=2, values_only=True)}
-        assert codes and all(str(c).startswith(JINJIANG) for c in codes)
-        csv = http.get("/api/data-values/template", params={"year": 2025, "division": JINJIANG, "format": "csv"})
+        assert codes
+        assert all(str(c).startswith(JINJIANG) for c in codes)
+        csv = http.get(
+            "/api/data-values/template", params={"year": 2025, "division": JINJIANG, "format": "csv"}
+        )
         assert csv.status_code == 200
         assert csv.content.startswith(b"\xef\xbb\xbf")
         assert "指标代码" in csv.content.decode("utf-8-sig").splitlines()[0]
@@ -310,7 +362,9 @@ def test_body_over_the_limit_is_413_declared_or_streamed(site: Site, small_limit
     data = csv_bytes(district_rows() * 10)
     assert len(data) > 4096
     with httpx.Client(base_url=small_limit.url, timeout=30) as http:
-        signed = http.post("/api/session", json={"username": "planner_d", "password": site.passwords["planner_d"]})
+        signed = http.post(
+            "/api/session", json={"username": "planner_d", "password": site.passwords["planner_d"]}
+        )
         http.headers["X-CSRF-Token"] = signed.json()["csrf_token"]
         declared = upload(http, data, "big.csv")
         assert declared.status_code == 413
@@ -325,7 +379,9 @@ def test_body_over_the_limit_is_413_declared_or_streamed(site: Site, small_limit
             yield b"\r\n--b--\r\n"
 
         streamed = http.post(
-            "/api/data-values/import", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=b"}
+            "/api/data-values/import",
+            content=chunks(),
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
         )
         assert streamed.status_code == 413
         assert "PLANWATCH_UPLOAD_MAX_BYTES" in streamed.json()["error"]["message"]
@@ -334,8 +390,27 @@ def test_body_over_the_limit_is_413_declared_or_streamed(site: Site, small_limit
 
 
 def test_a_real_20_mb_upload_is_refused_by_the_default_limit(site: Site) -> None:
-    data = csv_bytes(district_rows() * 1) + b"x" * (20 * 10**6)
+    data = csv_bytes(district_rows()) + b"x" * (20 * 10**6)
     with client(site, "planner_d") as http:
         response = upload(http, data, "huge.csv")
         assert response.status_code == 413
         assert "16 MiB" in response.json()["error"]["message"]
+
+        def chunks() -> Iterator[bytes]:  # the same 20 MB without a Content-Length
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="huge.csv"\r\n\r\n'
+            for start in range(0, len(data), 2**20):
+                yield data[start : start + 2**20]
+            yield b"\r\n--b--\r\n"
+
+        try:
+            streamed = http.post(
+                "/api/data-values/import",
+                content=chunks(),
+                headers={"Content-Type": "multipart/form-data; boundary=b"},
+            )
+        except (httpx.WriteError, httpx.RemoteProtocolError):
+            pass  # the server answered 413 and closed the connection while the rest was on its way
+        else:
+            assert streamed.status_code == 413
+            assert "16 MiB" in streamed.json()["error"]["message"]
+        assert http.get("/api/imports/1").status_code in (200, 404)  # the server is still serving

@@ -123,6 +123,8 @@ def ingest_file(
     if report_path is not None:
         problems = [*report.errors, *report.warnings]
         if report_path.suffix.lower() == ".csv" or report.table is None:
+            # a file that could not be read has no table to annotate: the list, named .csv
+            report_path = report_path.with_suffix(".csv")
             report_path.write_bytes(problems_csv(problems, report.table))
         else:
             report_path.write_bytes(annotated_xlsx(report.table, problems, title=f"{file.name} 导入检查报告"))

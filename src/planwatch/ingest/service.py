@@ -221,9 +221,14 @@ def import_file(
 
 
 def get_import(session: Session, import_id: int, *, principal: Principal) -> Import:
-    """An import record: its sender, or a planner, may read it."""
+    """An import record: its sender, or a planner over the whole city, may read it (a file may hold
+    any division's values, so a district's planner reads only their own imports)."""
     row = session.get(Import, import_id)
-    if row is None or not (row.actor == principal.username or principal.can(Operation.data_approve)):
+    roots = session.scalars(
+        select(Division.id).where(Division.parent_id.is_(None), Division.valid_to.is_(None))
+    )
+    everywhere = principal.can(Operation.data_approve) and all(root in principal.view for root in roots)
+    if row is None or not (row.actor == principal.username or everywhere):
         raise NotFoundError(f"no import {import_id} (不存在或不在您的权限范围内)")
     return row
 
@@ -276,6 +281,10 @@ def get_value(
     indicator_row, division_row = resolve_key(session, indicator, division)
     if not principal.can_view(division_row.id):
         raise NotFoundError("no such value (不存在或不在您的权限范围内)")
+    try:  # read with the spellings a write accepts (2025年, 2025-Q2, …)
+        period = normalise_period(period, indicator_row.frequency)
+    except PeriodError as exc:
+        raise InvalidValueError(exc.message) from exc
     row = session.scalar(
         select(DataValue).where(
             DataValue.indicator_id == indicator_row.id,
@@ -308,6 +317,12 @@ def rows_from_items(items: list[dict[str, Any]]) -> Table:
     )
 
 
+NO_VALUE = (
+    "no value given (未填写数值): give the value, or the numerator and denominator; to remove a value, "
+    "delete it"
+)
+
+
 def write_items(
     session: Session,
     items: list[dict[str, Any]],
@@ -325,7 +340,15 @@ def write_items(
         file="request", status=ImportStatus.rejected, dry_run=False, table=table, rows=len(items)
     )
     validated = validate_table(table, Catalogue.load(session), principal=principal)
-    report.errors = validated.errors
+    report.blank = validated.blank
+    # A file's blank rows are unfilled template rows; an item without any number is a mistake
+    # (a PUT of only a comment would otherwise answer 200 and change nothing).
+    blank = [
+        CellProblem(n, "value", "", NO_VALUE)
+        for n, item in enumerate(items, start=1)
+        if all(item.get(f) in (None, "") for f in ("value", "numerator", "denominator"))
+    ]
+    report.errors = sorted([*validated.errors, *blank], key=lambda p: p.row)
     changes = validated.changes
     if not report.errors:
         writer = Writer(actor=principal.username, channel=channel, now=now, request_id=principal.request_id)
@@ -389,6 +412,22 @@ def history(
     if import_id is not None:
         query = query.where(DataValueAudit.import_id == import_id)
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def value_history(
+    session: Session, indicator: str, division: str, period: str | None, *, principal: Principal
+) -> list[DataValueAudit]:
+    """Every change of one value (or of all periods of an indicator in a division), newest first,
+    for a reader whose view scope holds the division; others get 404 as if it did not exist."""
+    indicator_row, division_row = resolve_key(session, indicator, division)
+    if not principal.can_view(division_row.id):
+        raise NotFoundError("no such value (不存在或不在您的权限范围内)")
+    if period:
+        try:
+            period = normalise_period(period, indicator_row.frequency)
+        except PeriodError as exc:
+            raise InvalidValueError(exc.message) from exc
+    return history(session, indicator=indicator, division=division, period=period or None)
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,27 @@ class Validated:
         return [p for p in self.problems if p.severity == "error"]
 
 
+def _cached_period(
+    cache: dict[tuple[type, object, Frequency], str], raw: object, frequency: Frequency
+) -> str:
+    """``normalise_period``, remembered per (type, cell, frequency): the type keeps 2025 apart from
+    2025.0 (and True from 1), which are quoted differently when wrong."""
+    if raw.__hash__ is None:
+        return normalise_period(raw, frequency)
+    key = (type(raw), raw, frequency)
+    period = cache.get(key)
+    if period is None:
+        period = cache[key] = normalise_period(raw, frequency)
+    return period
+
+
+def _cached_norm(cache: dict[str, str], text: str) -> str:
+    normalised = cache.get(text)
+    if normalised is None:
+        normalised = cache[text] = _norm(text)
+    return normalised
+
+
 def _text(raw: object) -> str:
     if raw is None:
         return ""
@@ -209,6 +230,9 @@ def validate_table(
     }
     has_comment = idx["comment"] is not None
     seen: dict[tuple[int, int, str], int] = {}
+    # a file repeats a few periods and units over many rows: each is read once
+    periods: dict[tuple[type, object, Frequency], str] = {}
+    units: dict[str, str] = {}
 
     def cell(raw_row: RawRow, name: str) -> Any:
         i = idx[name]
@@ -231,14 +255,18 @@ def validate_table(
             raw_period = cell(raw_row, "period")
             try:
                 period = (
-                    normalise_period(raw_period, spec.frequency) if raw_period not in (None, "") else None
+                    _cached_period(periods, raw_period, spec.frequency)
+                    if raw_period not in (None, "")
+                    else None
                 )
                 if period is None:
                     row.error("period", raw_period, "the period is missing; write it like 2025")
             except PeriodError as exc:
                 row.error("period", raw_period, exc.message)
             raw_unit = cell(raw_row, "unit")
-            if raw_unit not in (None, "") and _norm(str(raw_unit)) != _norm(spec.unit):
+            if raw_unit not in (None, "") and _cached_norm(units, str(raw_unit)) != _cached_norm(
+                units, spec.unit
+            ):
                 row.error(
                     "unit",
                     raw_unit,

@@ -8,15 +8,16 @@ audit row, so importing the same file twice changes nothing the second time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from planwatch.audit.chain import advance_many, lock
+from planwatch.audit.chain import advance_many, canonical_rows, lock
 from planwatch.clock import as_utc
 from planwatch.errors import InvalidValueError, LockedError
 from planwatch.ingest.locks import Cell, Closed, closed_cells
@@ -205,15 +206,11 @@ def write_values(
         # a key given with the value it already has is no write: a pre-filled template whose other
         # rows are closed (approved, past the deadline) still goes through for the rows it changes
         writing = [c for c in changes if not _unchanged(c, existing.get(c.key), writer)]
-        verdicts = closed_cells(
-            session,
-            (Cell(*c.key) for c in writing),
-            now=now,
-            default_expiry_days=default_expiry_days,
-        )
+        cells = [Cell(*c.key) for c in writing]
+        verdicts = closed_cells(session, cells, now=now, default_expiry_days=default_expiry_days)
         blocked = []
-        for change in writing:
-            verdict = verdicts[Cell(*change.key)]
+        for change, cell in zip(writing, cells, strict=True):
+            verdict = verdicts[cell]
             if verdict.closed is not None:
                 blocked.append((change, verdict.closed))
             elif verdict.forced:
@@ -221,9 +218,9 @@ def write_values(
         if blocked:
             raise CellsLockedError(blocked)
     status = ValueStatus.approved if simulated else ValueStatus.draft
-    inserts: list[dict[str, Any]] = []
+    inserts: list[tuple[Any, ...]] = []  # _INSERTED columns
     updates: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
+    audits: list[tuple[Any, ...]] = []  # _AUDITED columns
     for change in changes:
         old: Any = existing.get(change.key)  # a Row, or None
         new: tuple[Any, ...]
@@ -251,30 +248,26 @@ def write_values(
                 result.unchanged += 1
                 continue
             action = AuditAction.update if alive else AuditAction.create
-            values = {
-                "value": new[0],
-                "numerator": new[1],
-                "denominator": new[2],
-                "comment": new[3],
-                "deleted": False,
-                "source": writer.source,
-                "status": status,
-                "recorded_by": writer.actor,
-                "recorded_at": now,
-            }
             if old is None:
                 inserts.append(
-                    {
-                        "indicator_id": change.indicator_id,
-                        "division_id": change.division_id,
-                        "period": change.period,
-                        "year": int(change.period[:4]),
-                        **values,
-                    }
+                    (change.indicator_id, change.division_id, change.period, int(change.period[:4]), *new)
                 )
                 result.inserted += 1
             else:
-                updates.append({"id": old.id, **values})
+                updates.append(
+                    {
+                        "id": old.id,
+                        "value": new[0],
+                        "numerator": new[1],
+                        "denominator": new[2],
+                        "comment": new[3],
+                        "deleted": False,
+                        "source": writer.source,
+                        "status": status,
+                        "recorded_by": writer.actor,
+                        "recorded_at": now,
+                    }
+                )
                 if alive:
                     result.updated += 1
                 else:  # a deleted value given again
@@ -283,44 +276,159 @@ def write_values(
             (old.value, old.numerator, old.denominator, old.comment) if alive else (None,) * 4
         )
         audits.append(
-            {
-                "at": now,
-                "action": action.value,
-                "indicator_id": change.indicator_id,
-                "division_id": change.division_id,
-                "period": change.period,
-                "indicator_code": change.indicator_code,
-                "division_code": change.division_code,
-                "old_value": was[0],
-                "old_numerator": was[1],
-                "old_denominator": was[2],
-                "old_comment": was[3],
-                "new_value": new[0],
-                "new_numerator": new[1],
-                "new_denominator": new[2],
-                "new_comment": new[3],
-                "source": writer.source.value,
-                "actor": writer.actor,
-                "channel": writer.channel.value,
-                "import_id": writer.import_id,
-                "forced": change.key in forced,
-                "request_id": writer.request_id,
-            }
+            (
+                action.value,
+                change.indicator_id,
+                change.division_id,
+                change.period,
+                change.indicator_code,
+                change.division_code,
+                *was,
+                *new,
+                change.key in forced,
+            )
         )
-    result.forced = sum(1 for a in audits if a["forced"])
+    result.forced = sum(1 for a in audits if a[_FORCED])
     if dry_run:
         return result
     if inserts:
-        session.execute(insert(DataValue), inserts)
+        _insert_many(
+            session,
+            _VALUES,
+            _INSERTED,
+            inserts,
+            constants={
+                "deleted": False,
+                "source": writer.source,
+                "status": status,
+                "recorded_by": writer.actor,
+                "recorded_at": now,
+            },
+        )
     if updates:
         _bulk_update(session, updates)
     if audits:
-        links = advance_many(session, CHAIN, [_audit_content(a) for a in audits])
-        for audit, (prev, new_hash) in zip(audits, links, strict=True):
-            audit["prev_hash"], audit["hash"] = prev, new_hash
-        session.execute(insert(DataValueAudit), audits)
+        # the same for every row, as the hash covers it (audit_content) and as it is stored
+        covered = {
+            "at": now.isoformat(),
+            "source": writer.source.value,
+            "actor": writer.actor,
+            "channel": writer.channel.value,
+            "import_id": writer.import_id,
+            "request_id": writer.request_id,
+        }
+        shared = tuple(covered.values())
+        texts = list(canonical_rows((*_AUDITED, *covered), (audit + shared for audit in audits)))
+        links = advance_many(session, CHAIN, texts)
+        del texts
+        _insert_many(
+            session,
+            _AUDIT,
+            (*_AUDITED, "prev_hash", "hash"),
+            [audit + link for audit, link in zip(audits, links, strict=True)],
+            constants={**covered, "at": now},
+        )
     session.flush()
     return result
+
+
+_VALUES = cast(Table, DataValue.__table__)
+_AUDIT = cast(Table, DataValueAudit.__table__)
+_INSERTED = (
+    "indicator_id",
+    "division_id",
+    "period",
+    "year",
+    "value",
+    "numerator",
+    "denominator",
+    "comment",
+)
+"""Columns of a new data_values row that differ between rows (the others are the writer's)."""
+
+_AUDITED = (
+    "action",
+    "indicator_id",
+    "division_id",
+    "period",
+    "indicator_code",
+    "division_code",
+    "old_value",
+    "old_numerator",
+    "old_denominator",
+    "old_comment",
+    "new_value",
+    "new_numerator",
+    "new_denominator",
+    "new_comment",
+    "forced",
+)
+"""Columns of an audit row that differ between rows (the others are the writer's)."""
+_FORCED = _AUDITED.index("forced")
+
+
+def _insert_many(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    *,
+    constants: dict[str, Any],
+) -> None:
+    """INSERT ``rows`` (values of ``columns``, in order), each with ``constants``, at the driver's
+    speed: PostgreSQL (psycopg) by COPY, SQLite by one prepared statement run for every row.
+
+    The values go through the columns' own bind processors, as in a Core insert (enums to their
+    values, datetimes to SQLite's text, enum and boolean checks), column by column.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    names = [*columns, *constants]
+    copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
+    if not copy and dialect.paramstyle != "qmark":  # another driver: a plain Core insert
+        connection.execute(
+            insert(table), [dict(zip(names, (*row, *constants.values()), strict=True)) for row in rows]
+        )
+        return
+
+    def processor(name: str) -> Any:
+        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+    fixed = tuple(
+        value if (process := processor(name)) is None else process(value) for name, value in constants.items()
+    )
+    processors = [processor(name) for name in columns]
+    params: Iterable[tuple[Any, ...]]
+    if any(processors):
+        by_column = [
+            values if process is None else tuple(map(process, values))
+            for process, values in zip(processors, zip(*rows, strict=True), strict=True)
+        ]
+        params = [row + fixed for row in zip(*by_column, strict=True)]
+    else:
+        params = [row + fixed for row in rows]
+    preparer = dialect.identifier_preparer
+    listed = ", ".join(preparer.quote(name) for name in names)
+    if copy:
+        _copy(connection, f"COPY {preparer.format_table(table)} ({listed}) FROM STDIN", params)
+    else:
+        marks = ", ".join("?" * len(names))
+        connection.exec_driver_sql(
+            f"INSERT INTO {preparer.format_table(table)} ({listed}) VALUES ({marks})",  # noqa: S608 - our table's quoted names; values bound
+            params,
+        )
+
+
+def _copy(connection: Connection, statement: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Run a ``COPY … FROM STDIN`` on psycopg with ``rows``; driver errors raised as SQLAlchemy's."""
+    dbapi = connection.dialect.loaded_dbapi
+    driver: Any = connection.connection.driver_connection  # a psycopg.Connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
 
 
 def _bulk_update(session: Session, updates: list[dict[str, Any]]) -> None:

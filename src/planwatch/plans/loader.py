@@ -118,12 +118,11 @@ def _check_database_references(
             )
         if target.scope not in divisions:
             problems.append(Problem(name, entry, "scope", _no_division(target.scope)))
-    owners = {
-        rule_code: plan_code
-        for rule_code, plan_code in session.execute(
+    owners: dict[str, str] = dict(
+        session.execute(
             select(ValidationRule.code, Plan.code).join(Plan, Plan.id == ValidationRule.plan_id)
-        )
-    }
+        ).all()
+    )
     for index, rule in enumerate(plan_file.validation_rules):
         entry = f"validation_rules[{index}] ({rule.code})"
         owner = owners.get(rule.code)

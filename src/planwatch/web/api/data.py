@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from planwatch.accounts.policy import Operation
 from planwatch.clock import as_utc
 from planwatch.divisions.service import division_tree
-from planwatch.errors import NotFoundError
 from planwatch.ingest import approval, lock_exceptions
 from planwatch.ingest.duties import duties, template_file
 from planwatch.ingest.periods import normalise_period
@@ -27,10 +26,9 @@ from planwatch.ingest.service import (
     delete_value,
     get_import,
     get_value,
-    history,
     import_file,
     import_problems,
-    resolve_key,
+    value_history,
     write_items,
 )
 from planwatch.models import DataValue, DataValueAudit, Division, Indicator
@@ -205,8 +203,25 @@ def _report(report: ImportReport) -> JSONResponse:
     return JSONResponse(report.to_json(), status_code=200 if report.ok else 422)
 
 
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    code: str | None = None
+    fields: list[dict[str, str]] | None = None
+
+
+class ErrorOut(BaseModel):
+    """How every error answers: ``{"error": {"type", "message"}}`` (``code`` for locks)."""
+
+    error: ErrorDetail
+
+
 REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: {"model": ReportOut, "description": "Rejected: the report lists every problem; nothing was written"},
+    422: {
+        "model": ReportOut | ErrorOut,
+        "description": "Rejected: the report lists every problem and nothing was written (or the request "
+        "itself was malformed: an error body)",
+    },
     409: {"description": "A value is approved, submitted or past its entry deadline (code in the error)"},
 }
 
@@ -446,10 +461,7 @@ def api_template(
 def api_value_history(
     indicator: str, division: str, period: str, principal: PrincipalDep, session: SessionDep
 ) -> list[AuditOut]:
-    _, division_row = resolve_key(session, indicator, division)
-    if not principal.can_view(division_row.id):
-        raise NotFoundError("no such value (不存在或不在您的权限范围内)")
-    return [AuditOut.of(r) for r in history(session, indicator=indicator, division=division, period=period)]
+    return [AuditOut.of(r) for r in value_history(session, indicator, division, period, principal=principal)]
 
 
 def _unit_out(status: approval.UnitStatus) -> UnitOut:

@@ -21,7 +21,15 @@ from planwatch.errors import LockedError, NotFoundError
 from planwatch.ingest import approval
 from planwatch.ingest.duties import duties, template_file
 from planwatch.ingest.periods import PeriodError, normalise_period
-from planwatch.ingest.service import get_import, get_value, history, import_file, resolve_key, write_items
+from planwatch.ingest.service import (
+    get_import,
+    get_value,
+    history,
+    import_file,
+    resolve_key,
+    value_history,
+    write_items,
+)
 from planwatch.models import DataValue, DataValueAudit
 from planwatch.models.enums import ApprovalUnitKind, Channel
 from planwatch.web.deps import Id, LanguageDep, NowDep, PrincipalDep, SessionDep, SettingsDep, requires
@@ -266,10 +274,7 @@ def data_history(
     """The page twin of GET /api/data-values/{indicator}/{division}/{period}/history."""
     rows: list[DataValueAudit] = []
     if indicator and division:
-        _, division_row = resolve_key(session, indicator, division)
-        if not principal.can_view(division_row.id):
-            raise NotFoundError("no such value (不存在或不在您的权限范围内)")
-        rows = history(session, indicator=indicator, division=division, period=period or None)
+        rows = value_history(session, indicator, division, period, principal=principal)
     return _no_store(
         render(
             request,
