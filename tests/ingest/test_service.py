@@ -7,6 +7,7 @@ import io
 import shutil
 import time
 import zipfile
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -45,6 +46,7 @@ from tests.ingest.factories import (
     OPEN_2025,
     QINGYANG,
     STREET,
+    collection_database,
     csv_bytes,
     district_rows,
     principal,
@@ -118,32 +120,62 @@ def test_valid_file_inserts_and_audits_each_change_with_the_import_id(
     assert verify_data_audit(db).broken_at is None
 
 
-def test_values_and_audit_rows_are_one_transaction(db: Session, settings: Settings) -> None:
-    savepoint = db.begin_nested()
-    report = run(db, csv_bytes(district_rows()), settings=settings)
-    assert report.inserted == 20
-    assert counts(db) == (20, 20)
-    savepoint.rollback()
-    assert counts(db) == (0, 0)
+@pytest.fixture
+def own_engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A database of its own, so a test can commit or fail a transaction and look from outside."""
+    engine = make_engine(collection_database(backend, tmp_path_factory, "own_txn"))
+    yield engine
+    engine.dispose()
+
+
+class CrashError(Exception):
+    pass
+
+
+def _import_then_crash(engine: Engine, settings: Settings, seen: list[tuple[int, ...]]) -> None:
+    with transaction(session_factory(engine)) as session:
+        report = run(session, csv_bytes(district_rows()), settings=settings)
+        seen.append((report.inserted, *counts(session)))
+        raise CrashError  # the process fails after the write, before the commit
+
+
+def test_values_and_audit_rows_are_one_transaction(own_engine: Engine, settings: Settings) -> None:
+    seen: list[tuple[int, ...]] = []
+    with pytest.raises(CrashError):
+        _import_then_crash(own_engine, settings, seen)
+    assert seen == [(20, 20, 20)]  # both were written inside the transaction ...
+    with transaction(session_factory(own_engine)) as session:
+        assert counts(session) == (0, 0)  # ... and neither survived it
+
+
+def _import(engine: Engine, settings: Settings) -> None:
+    with transaction(session_factory(engine)) as session:
+        run(session, csv_bytes(district_rows()), settings=settings)
 
 
 def test_audit_failure_writes_no_value(
-    db: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    own_engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("audit store unavailable")
-
     from planwatch.ingest import writer
+
+    values_before_audit: list[int] = []
+
+    def broken(session: Session, *args: object, **kwargs: object) -> None:
+        values_before_audit.append(session.scalar(select(func.count()).select_from(DataValue)) or 0)
+        raise RuntimeError("audit store unavailable")
 
     chain_appends = [name for name in vars(writer) if name.startswith("advance")]
     assert chain_appends  # the writer appends to the hash chain through audit.chain.advance*
     for name in chain_appends:
         monkeypatch.setattr(writer, name, broken)
-    savepoint = db.begin_nested()
-    with pytest.raises(RuntimeError, match="audit store unavailable"):
-        run(db, csv_bytes(district_rows()), settings=settings)
-    savepoint.rollback()
-    assert counts(db) == (0, 0)
+    with (
+        pytest.raises(RuntimeError, match="audit store unavailable"),
+        transaction(session_factory(own_engine)) as session,
+    ):
+        run(session, csv_bytes(district_rows()), settings=settings)
+    assert values_before_audit == [20]  # the values were already written when the audit failed
+    with transaction(session_factory(own_engine)) as session:
+        assert counts(session) == (0, 0)
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])

@@ -34,14 +34,19 @@ class _FileOrCommand(TyperGroup):
     """``planwatch ingest FILE`` imports a file; ``planwatch ingest template|check|…`` are commands."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            args = ["file", *args]
+        words = [a for a in args if not a.startswith("-")]
+        if words and words[0] not in self.commands and "--help" not in args:
+            args = ["file", *args]  # options may come before or after FILE
         return super().parse_args(ctx, args)
 
 
 ingest_app = typer.Typer(
     cls=_FileOrCommand,
-    help="Data collection: `ingest FILE` imports a CSV/XLSX; template, check, approval, reopen.",
+    help=(
+        "Data collection. `planwatch ingest FILE [--dry-run] [--json] [--report X.xlsx]` imports a CSV or "
+        "XLSX: every row is checked, then all rows are written or none. Commands: template, check, "
+        "approval, reopen."
+    ),
     no_args_is_help=True,
 )
 approval_app = typer.Typer(help="Approval of a unit's year: status, submit, withdraw, approve, unapprove.")

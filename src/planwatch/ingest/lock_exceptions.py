@@ -84,7 +84,7 @@ def revoke(session: Session, exception_id: int, *, principal: Principal, now: da
         or exception.division_id not in principal.capture
     ):
         raise NotFoundError(f"no open lock exception {exception_id}")
-    exception.revoked_at = now
+    exception.revoked_at = as_utc(now).astimezone(UTC)
     record(
         session,
         principal.actor,

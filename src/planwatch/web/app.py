@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -113,6 +114,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 headers=headers,
             )
         return render_error(request, exc.status_code, exc.message)
+
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    async def unstorable(request: Request, exc: sqlalchemy.exc.DataError) -> Response:
+        """Text the database cannot hold (PostgreSQL refuses NUL characters): the request's
+        transaction is rolled back; the answer names the cause instead of a 500."""
+        message = (
+            "the request holds a character or value the database cannot store (for example a NUL "
+            "character); remove it and try again (请删除不可见字符后重试)"
+        )
+        if _wants_json(request):
+            return JSONResponse({"error": {"type": "InvalidValueError", "message": message}}, status_code=422)
+        return render_error(request, 422, message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
