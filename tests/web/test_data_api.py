@@ -136,9 +136,9 @@ def test_put_refuses_bad_values_and_unknown_fields(site: Site) -> None:
 def test_nul_characters_answer_422_not_500(site: Site) -> None:
     """PostgreSQL cannot store NUL; SQLite can: either way the caller gets an answer, never a 500."""
     with client(site, "planner_d") as http:
-        put = http.put(key_path("510108"), json={"value": 7, "comment": "a\u0000b"})
+        put = http.put(key_path("510131"), json={"value": 7, "comment": "a\u0000b"})
         assert put.status_code in {200, 422}, put.text
-        for path in (key_path("510108", indicator="bed%00s"), "/api/data-values?indicator=a%00b"):
+        for path in (key_path("510131", indicator="bed%00s"), "/api/data-values?indicator=a%00b"):
             answer = http.get(path)
             assert answer.status_code in {200, 404, 422}, (path, answer.text)
             assert "error" in answer.json() or isinstance(answer.json(), list)

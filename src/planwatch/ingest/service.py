@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from planwatch.accounts.policy import Operation
 from planwatch.accounts.principal import Principal
@@ -37,6 +37,8 @@ from planwatch.models import (
 from planwatch.models.enums import Channel, ImportStatus
 
 MAX_REPORTED_PROBLEMS = 10_000
+STORED_KEYS = ("errors", "errors_total", "warnings", "warnings_total", "notices", "blank", "forced")
+"""What an import record keeps of its report (the counts have columns of their own)."""
 """Problems kept in a stored or returned report (the counts are always complete)."""
 
 
@@ -197,9 +199,7 @@ def import_file(
     row.inserted, row.updated, row.unchanged = report.inserted, report.updated, report.unchanged
     row.errors, row.warnings = len(report.errors), len(report.warnings)
     stored = report.to_json()
-    row.report = {
-        k: stored[k] for k in ("errors", "errors_total", "warnings", "warnings_total", "notices", "blank")
-    }
+    row.report = {k: stored[k] for k in STORED_KEYS}
     record(
         session,
         principal.actor,
@@ -237,6 +237,56 @@ _SEVERITIES: tuple[tuple[str, Literal["error", "warning"]], ...] = (
     ("errors", "error"),
     ("warnings", "warning"),
 )
+
+
+def stored_report(row: Import) -> dict[str, Any]:
+    """An import's report as ``ImportReport.to_json`` gave it when it ran."""
+    kept = dict(row.report or {})
+    return {
+        "import_id": row.id,
+        "file": row.filename,
+        "status": row.status.value,
+        "dry_run": row.status is ImportStatus.dry_run,
+        "rows": row.rows,
+        "inserted": row.inserted,
+        "updated": row.updated,
+        "unchanged": row.unchanged,
+        "blank": kept.get("blank", 0),
+        "forced": kept.get("forced", 0),
+        "errors": kept.get("errors", []),
+        "errors_total": kept.get("errors_total", row.errors),
+        "warnings": kept.get("warnings", []),
+        "warnings_total": kept.get("warnings_total", row.warnings),
+        "notices": kept.get("notices", []),
+    }
+
+
+def list_values(
+    session: Session,
+    *,
+    principal: Principal,
+    indicator: str | None = None,
+    division: str | None = None,
+    year: int | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> list[DataValue]:
+    """Current values in the principal's view scope, in key order."""
+    query = (
+        select(DataValue)
+        .join(Indicator, Indicator.id == DataValue.indicator_id)
+        .join(Division, Division.id == DataValue.division_id)
+        .where(DataValue.deleted.is_(False), DataValue.division_id.in_(principal.view))
+        .options(contains_eager(DataValue.indicator), contains_eager(DataValue.division))
+        .order_by(Indicator.code, Division.code, DataValue.period)
+    )
+    if indicator:
+        query = query.where(Indicator.code == indicator)
+    if division:
+        query = query.where(Division.code == division)
+    if year is not None:
+        query = query.where(DataValue.year == year)
+    return list(session.scalars(query.limit(limit).offset(offset)))
 
 
 def import_problems(row: Import) -> tuple[Table | None, list[CellProblem]]:

@@ -311,10 +311,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "period_hint": {"zh": "如 2025、2025Q2、2025-05", "en": "e.g. 2025, 2025Q2, 2025-05"},
     "save": {"zh": "保存", "en": "Save"},
     "not_saved": {"zh": "未保存,请更正:", "en": "Not saved; please correct:"},
-    "entry_blank": {
-        "zh": "请填写数值(比值类指标可填分子和分母)",
-        "en": "give a value (or, for a ratio, a numerator and a denominator)",
-    },
     "entry_result.applied": {"zh": "已保存:{key}", "en": "Saved: {key}"},
     "entry_result.unchanged": {
         "zh": "与已保存的值相同,未作修改:{key}",

@@ -9,8 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from planwatch.accounts.policy import Operation
@@ -18,7 +16,6 @@ from planwatch.clock import as_utc
 from planwatch.divisions.service import division_tree
 from planwatch.ingest import approval, lock_exceptions
 from planwatch.ingest.duties import duties, template_file
-from planwatch.ingest.periods import normalise_period
 from planwatch.ingest.quality import check_year
 from planwatch.ingest.report import annotated_xlsx, problems_csv
 from planwatch.ingest.service import (
@@ -28,10 +25,12 @@ from planwatch.ingest.service import (
     get_value,
     import_file,
     import_problems,
+    list_values,
+    stored_report,
     value_history,
     write_items,
 )
-from planwatch.models import DataValue, DataValueAudit, Division, Indicator
+from planwatch.models import DataValue, DataValueAudit
 from planwatch.models.enums import ApprovalUnitKind, Channel
 from planwatch.plans.schemas import Number
 from planwatch.web.deps import Id, NowDep, PrincipalDep, SessionDep, SettingsDep, requires
@@ -241,20 +240,16 @@ def api_values(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[ValueOut]:
-    query = (
-        select(DataValue)
-        .join(Indicator, Indicator.id == DataValue.indicator_id)
-        .join(Division, Division.id == DataValue.division_id)
-        .where(DataValue.deleted.is_(False), DataValue.division_id.in_(principal.view))
-        .order_by(Indicator.code, Division.code, DataValue.period)
+    rows = list_values(
+        session,
+        principal=principal,
+        indicator=indicator,
+        division=division,
+        year=year,
+        limit=limit,
+        offset=offset,
     )
-    if indicator:
-        query = query.where(Indicator.code == indicator)
-    if division:
-        query = query.where(Division.code == division)
-    if year is not None:
-        query = query.where(DataValue.year == year)
-    return [ValueOut.of(row) for row in session.scalars(query.limit(limit).offset(offset))]
+    return [ValueOut.of(row) for row in rows]
 
 
 @router.get(
@@ -297,14 +292,7 @@ def api_put_value(
     )
     if not report.ok:
         return _report(report)
-    return ValueOut.of(
-        get_value(session, indicator, division, _period_of(session, indicator, period), principal=principal)
-    )
-
-
-def _period_of(session: Session, indicator: str, period: str) -> str:
-    indicator_row = session.scalar(select(Indicator).where(Indicator.code == indicator))
-    return normalise_period(period, indicator_row.frequency) if indicator_row else period
+    return ValueOut.of(get_value(session, indicator, division, period, principal=principal))
 
 
 @router.delete(
@@ -388,25 +376,7 @@ async def api_import(
     dependencies=[requires(Operation.data_write)],
 )
 def api_import_report(import_id: Id, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
-    row = get_import(session, import_id, principal=principal)
-    report = dict(row.report or {})
-    return {
-        "import_id": row.id,
-        "file": row.filename,
-        "status": row.status.value,
-        "dry_run": row.status.value == "dry_run",
-        "rows": row.rows,
-        "inserted": row.inserted,
-        "updated": row.updated,
-        "unchanged": row.unchanged,
-        "blank": report.get("blank", 0),
-        "forced": 0,
-        "errors": report.get("errors", []),
-        "errors_total": report.get("errors_total", row.errors),
-        "warnings": report.get("warnings", []),
-        "warnings_total": report.get("warnings_total", row.warnings),
-        "notices": report.get("notices", []),
-    }
+    return stored_report(get_import(session, import_id, principal=principal))
 
 
 @router.get(

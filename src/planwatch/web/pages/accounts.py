@@ -12,8 +12,6 @@ keyed by the session's CSRF token, so a crafted link cannot make the page show s
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -52,6 +50,7 @@ from planwatch.web.deps import (
     source_ip,
 )
 from planwatch.web.i18n import translator
+from planwatch.web.pages.flash import back, flash
 from planwatch.web.pages.routes import TEMPLATES, render, render_error
 
 router = APIRouter(include_in_schema=False)
@@ -89,31 +88,6 @@ def _no_store(response: Response) -> Response:
 
 
 # ---------------------------------------------------------------- flash messages
-
-
-def _signature(key: str, kind: str, text: str) -> str:
-    return hmac.new(key.encode(), f"{kind}\x00{text}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _back(principal: Principal, path: str, *, ok: str | None = None, error: str | None = None) -> Response:
-    """303 back to ``path`` with a flash message for the signed-in principal."""
-    kind, text = ("ok", ok or "") if error is None else ("error", error)
-    params = {kind: text[:500]}
-    if principal.csrf_token:
-        params["sig"] = _signature(principal.csrf_token, kind, params[kind])
-    return RedirectResponse(f"{path}?{urlencode(params)}", status_code=303)
-
-
-def _flash(request: Request, principal: Principal) -> tuple[str, str] | None:
-    """The flash message of the query string, if it was signed for this session."""
-    given = request.query_params.get("sig", "")
-    for kind in ("ok", "error"):
-        text = request.query_params.get(kind)
-        if text and principal.csrf_token:
-            expected = _signature(principal.csrf_token, kind, text)
-            if hmac.compare_digest(given.encode(), expected.encode()):
-                return kind, text
-    return None
 
 
 # ---------------------------------------------------------------- sign in and out
@@ -341,7 +315,7 @@ def users_page(
             can_manage=principal.can(Operation.accounts_manage),
             can_grant=principal.can(Operation.grants_manage),
             can_tokens=can_tokens,
-            flash=_flash(request, principal),
+            flash=flash(request, principal),
             now=now,
             new_token=None,
         )
@@ -359,8 +333,8 @@ def _act(principal: Principal, session: Session, action: Callable[[], str]) -> R
         # shown on the page rather than raised: the refusal is logged here, in the committed request
         security_log.record(session, principal.actor, "request.refused", now=system_clock(), object_type="route",
                             result="denied", detail={"reason": type(exc).__name__, "message": exc.message[:300]})  # fmt: skip
-        return _back(principal, USERS_PAGE, error=exc.message)
-    return _back(principal, USERS_PAGE, ok=message)
+        return back(principal, USERS_PAGE, error=exc.message)
+    return back(principal, USERS_PAGE, ok=message)
 
 
 def _optional(value: str) -> str | None:
@@ -518,7 +492,7 @@ def create_token(
             session, owner, name=name, days=days, settings=settings, actor=principal.actor, now=now
         )
     except PlanwatchError as exc:
-        return _back(principal, USERS_PAGE, error=exc.message)
+        return back(principal, USERS_PAGE, error=exc.message)
     return _no_store(
         render(
             request,

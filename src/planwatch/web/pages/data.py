@@ -20,13 +20,11 @@ from planwatch.accounts.principal import Principal
 from planwatch.errors import LockedError, NotFoundError
 from planwatch.ingest import approval
 from planwatch.ingest.duties import duties, template_file
-from planwatch.ingest.periods import PeriodError, normalise_period
 from planwatch.ingest.service import (
     get_import,
     get_value,
     history,
     import_file,
-    resolve_key,
     value_history,
     write_items,
 )
@@ -34,7 +32,7 @@ from planwatch.models import DataValue, DataValueAudit
 from planwatch.models.enums import ApprovalUnitKind, Channel
 from planwatch.web.deps import Id, LanguageDep, NowDep, PrincipalDep, SessionDep, SettingsDep, requires
 from planwatch.web.i18n import translator
-from planwatch.web.pages.accounts import _flash, _signature
+from planwatch.web.pages.flash import flash, signature
 from planwatch.web.pages.routes import render
 
 router = APIRouter(include_in_schema=False)
@@ -53,7 +51,7 @@ def _done(principal: Principal, path: str, params: dict[str, str], *, ok: str) -
     """303 to ``path`` with ``params`` and a signed flash message for this session."""
     query = {**params, "ok": ok[:500]}
     if principal.csrf_token:
-        query["sig"] = _signature(principal.csrf_token, "ok", query["ok"])
+        query["sig"] = signature(principal.csrf_token, "ok", query["ok"])
     return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
 
 
@@ -244,14 +242,9 @@ def data_entry_submit(
     if not report.ok:
         problems = [report.problem_json(p) for p in report.errors]
         return _entry_form(request, principal, lang, form, problems=problems, status_code=422)
-    if report.blank:
-        problems = [{"column": "value", "value": "", "message": t("entry_blank")}]
-        return _entry_form(request, principal, lang, form, problems=problems, status_code=422)
-    indicator_row, _ = resolve_key(session, form["indicator"], form["division"])
-    try:
-        saved_period = normalise_period(form["period"], indicator_row.frequency)
-    except PeriodError:  # cannot happen after a successful write; keep what was typed
-        saved_period = form["period"]
+    saved_period = get_value(
+        session, form["indicator"], form["division"], form["period"], principal=principal
+    ).period
     key = f"{form['indicator']} / {form['division']} / {saved_period}"
     return _done(
         principal,
@@ -286,7 +279,7 @@ def data_history(
             rows=rows,
             can_write=principal.can(Operation.data_write),
             entry_query=_key_query(indicator, division, period),
-            flash=_flash(request, principal),
+            flash=flash(request, principal),
         )
     )
 
@@ -314,7 +307,7 @@ def data_approvals(
             csrf_token=principal.csrf_token or "",
             year=year,
             units=[(s, approval.available_actions(s, principal=principal)) for s in statuses],
-            flash=_flash(request, principal),
+            flash=flash(request, principal),
         )
     )
 
