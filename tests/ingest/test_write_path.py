@@ -24,11 +24,16 @@ def _writes(path: Path) -> list[str]:
             first = node.args[0] if node.args else None
             if name in TABLES:  # DataValue(...) constructs a row to add
                 found.append(f"{path.name}:{node.lineno} {name}(...)")
-            elif name in {"insert", "update", "delete"} and isinstance(first, ast.Name) and first.id in TABLES:
+            elif (
+                name in {"insert", "update", "delete"} and isinstance(first, ast.Name) and first.id in TABLES
+            ):
                 found.append(f"{path.name}:{node.lineno} {name}({first.id})")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if any(sql in node.value.lower() for sql in RAW_SQL):
-                found.append(f"{path.name}:{node.lineno} raw SQL")
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and any(sql in node.value.lower() for sql in RAW_SQL)
+        ):
+            found.append(f"{path.name}:{node.lineno} raw SQL")
     return found
 
 
@@ -47,4 +52,5 @@ def test_only_the_writer_writes_values_and_audit_rows() -> None:
 def test_approval_only_sets_the_status() -> None:
     source = (SRC / "ingest" / "approval.py").read_text(encoding="utf-8")
     updates = [line for line in source.splitlines() if "changes.append(" in line]
-    assert updates and all('{"id": row.id, "status":' in line for line in updates), updates
+    assert updates
+    assert all('{"id": row.id, "status":' in line for line in updates), updates
