@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 
 from planwatch.accounts.policy import Operation
 from planwatch.clock import as_utc
-from planwatch.divisions.service import division_tree
 from planwatch.ingest import approval, lock_exceptions
 from planwatch.ingest.duties import duties, template_file
 from planwatch.ingest.quality import check_year
@@ -527,6 +526,5 @@ def api_data_quality(
     settings: SettingsDep,
     year: Annotated[int, Query(ge=1949, le=2100)],
 ) -> list[FindingOut]:
-    found = check_year(session, year, threshold=settings.outlier_threshold)
-    tree = division_tree(session)
-    return [FindingOut(**v.__dict__) for v in found if tree.by_code[v.division_code].id in principal.view]
+    found = check_year(session, year, threshold=settings.outlier_threshold, view=principal.view)
+    return [FindingOut(**v.__dict__) for v in found]
