@@ -97,56 +97,73 @@ def closed_cells(
         if exception.expires_at is None or as_utc(exception.expires_at) > now:
             exceptions[(exception.indicator_id, exception.division_id, exception.period)] = exception
     verdicts: dict[Cell, CellVerdict] = {}
+    # many cells share a division, a department and a period: judge each combination once
+    by_unit: dict[tuple[int, int | None, int], Closed | None] = {}
+    by_window: dict[tuple[str, int | None, str], Closed | None] = {}
+
+    def approval_verdict(division_id: int, department_id: int | None, year: int) -> Closed | None:
+        units: list[tuple[ApprovalUnitKind, int | None, str]] = [
+            (ApprovalUnitKind.division, node.id, f"{node.name_zh} ({node.code})")
+            for node in reversed(tree.path(division_id))
+        ]
+        if department_id is not None:
+            code = departments.get(department_id, ("?", None))[0]
+            units.append((ApprovalUnitKind.department, department_id, f"department {code}"))
+        for kind, unit_id, label in units:
+            approval = approvals.get((kind, unit_id, year))
+            if approval is None:
+                continue
+            if approval.state is ApprovalState.approved:
+                return Closed(
+                    APPROVED,
+                    f"{label} is approved (已审核) for {year}; the data is locked until a higher "
+                    "level un-approves it",
+                )
+            return Closed(
+                SUBMITTED,
+                f"{label} has submitted (已上报) {year} for approval; withdraw the submission to change values",
+            )
+        return None
+
+    def window_verdict(period: str, department_id: int | None, indicator_code: str) -> Closed | None:
+        start, end = period_bounds(period)
+        expiry = departments.get(department_id, (None, None))[1] if department_id else None
+        days = default_expiry_days if expiry is None else expiry
+        opens = datetime(start.year, start.month, start.day, tzinfo=CHINA)
+        closes = _deadline(datetime(end.year, end.month, end.day, tzinfo=CHINA), days)
+        if now < opens:
+            return Closed(
+                PERIOD_NOT_STARTED, f"period {period} has not begun; values are reported once it starts"
+            )
+        if now >= closes:
+            return Closed(
+                PERIOD_EXPIRED,
+                f"entry for {indicator_code} {period} closed after {(closes - timedelta(days=1)).date()} "
+                f"({days} days after the period ended); ask a planner for a lock exception "
+                "(补录例外) for this cell",
+            )
+        return None
+
     for cell in cells:
         year = int(cell.period[:4])
         department_id, indicator_code = indicators.get(cell.indicator_id, (None, "?"))
         closed: Closed | None = None
         forced = False
         if approvals:
-            units: list[tuple[ApprovalUnitKind, int | None, str]] = [
-                (ApprovalUnitKind.division, node.id, f"{node.name_zh} ({node.code})")
-                for node in reversed(tree.path(cell.division_id))
-            ]
-            if department_id is not None:
-                code = departments.get(department_id, ("?", None))[0]
-                units.append((ApprovalUnitKind.department, department_id, f"department {code}"))
-            for kind, unit_id, label in units:
-                approval = approvals.get((kind, unit_id, year))
-                if approval is None:
-                    continue
-                if approval.state is ApprovalState.approved:
-                    closed = Closed(
-                        APPROVED,
-                        f"{label} is approved (已审核) for {year}; the data is locked until a higher "
-                        "level un-approves it",
-                    )
-                else:
-                    closed = Closed(
-                        SUBMITTED,
-                        f"{label} has submitted (已上报) {year} for approval; withdraw the submission "
-                        "to change values",
-                    )
-                break
+            unit_key = (cell.division_id, department_id, year)
+            if unit_key not in by_unit:
+                by_unit[unit_key] = approval_verdict(cell.division_id, department_id, year)
+            closed = by_unit[unit_key]
         if closed is None:
-            start, end = period_bounds(cell.period)
-            expiry = departments.get(department_id, (None, None))[1] if department_id else None
-            days = default_expiry_days if expiry is None else expiry
-            opens = datetime(start.year, start.month, start.day, tzinfo=CHINA)
-            closes = _deadline(datetime(end.year, end.month, end.day, tzinfo=CHINA), days)
-            if now < opens:
-                closed = Closed(
-                    PERIOD_NOT_STARTED,
-                    f"period {cell.period} has not begun; values are reported once it starts",
-                )
-            elif now >= closes:
-                if (cell.indicator_id, cell.division_id, cell.period) in exceptions:
-                    forced = True
-                else:
-                    closed = Closed(
-                        PERIOD_EXPIRED,
-                        f"entry for {indicator_code} {cell.period} closed after {(closes - timedelta(days=1)).date()} "
-                        f"({days} days after the period ended); ask a planner for a lock exception "
-                        "(补录例外) for this cell",
-                    )
+            window_key = (cell.period, department_id, indicator_code)
+            if window_key not in by_window:
+                by_window[window_key] = window_verdict(cell.period, department_id, indicator_code)
+            closed = by_window[window_key]
+            if (
+                closed is not None
+                and closed.code == PERIOD_EXPIRED
+                and (cell.indicator_id, cell.division_id, cell.period) in exceptions
+            ):
+                closed, forced = None, True
         verdicts[cell] = CellVerdict(closed, forced)
     return verdicts
