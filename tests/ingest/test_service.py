@@ -78,6 +78,17 @@ def run(
     )
 
 
+def every_row(db: Session) -> dict[str, int]:
+    """Rows in every table that an import could touch."""
+    from planwatch.models import AuditChainHead, ImportFile, SecurityEvent
+
+    tables = (DataValue, DataValueAudit, Import, ImportFile, SecurityEvent)
+    out = {t.__tablename__: db.scalar(select(func.count()).select_from(t)) or 0 for t in tables}
+    heads = db.execute(select(AuditChainHead.chain, AuditChainHead.hash).order_by(AuditChainHead.chain))
+    out["chain heads"] = hash(tuple(tuple(h) for h in heads))
+    return out
+
+
 def counts(db: Session) -> tuple[int, int]:
     """(data values, audit rows) in the database."""
     values = db.scalar(select(func.count()).select_from(DataValue)) or 0
@@ -183,7 +194,7 @@ def test_importing_the_same_file_twice_changes_nothing(db: Session, settings: Se
     data = csv_bytes(district_rows()) if kind == "csv" else xlsx_bytes(district_rows())
     first = run(db, data, f"beds.{kind}", settings=settings)
     assert first.inserted == 20
-    before = counts(db)
+    before = every_row(db)
     again = run(db, data, f"beds.{kind}", settings=settings)
     assert again.ok
     assert (again.status, again.inserted, again.updated, again.unchanged) == (
@@ -192,7 +203,20 @@ def test_importing_the_same_file_twice_changes_nothing(db: Session, settings: Se
         0,
         20,
     )
-    assert counts(db) == before
+    assert again.import_id is None  # no import record either: nothing at all was written
+    assert every_row(db) == before
+
+
+def test_a_rejected_file_sent_again_adds_nothing(db: Session, settings: Settings) -> None:
+    rows = district_rows()
+    rows[2] = (*rows[2][:3], -5, *rows[2][4:])
+    first = run(db, csv_bytes(rows), settings=settings)
+    assert first.status is ImportStatus.rejected
+    assert first.import_id is not None  # kept: who sent what and why it failed, for the annotated report
+    before = every_row(db)
+    again = run(db, csv_bytes(rows), settings=settings)
+    assert (again.status, again.import_id) == (ImportStatus.rejected, first.import_id)
+    assert every_row(db) == before
 
 
 def test_changed_file_updates_only_the_changed_rows(db: Session, settings: Settings) -> None:
@@ -231,10 +255,11 @@ def test_second_half_broken_writes_nothing_and_names_every_bad_row(
 
 def test_dry_run_counts_but_writes_nothing(db: Session, settings: Settings) -> None:
     data = csv_bytes(district_rows())
+    before = every_row(db)
     report = run(db, data, settings=settings, dry_run=True)
     assert report.ok
     assert (report.status, report.dry_run, report.inserted) == (ImportStatus.dry_run, True, 20)
-    assert counts(db) == (0, 0)
+    assert every_row(db) == before
     run(db, data, settings=settings)
     changed = [(*r[:3], r[3] + 1000, *r[4:]) for r in district_rows()[:5]]
     again = run(db, csv_bytes(changed), settings=settings, dry_run=True)

@@ -64,7 +64,8 @@ def _print_report(report: ImportReport) -> None:
         "dry_run": "[cyan]dry run, nothing written[/]",
         "rejected": "[bold red]rejected, nothing was written[/]",
     }[report.status.value]
-    console.print(f"[bold]{report.file}[/] (import {report.import_id}): {verdict}")
+    recorded = f" (import {report.import_id})" if report.import_id is not None else ""
+    console.print(f"[bold]{report.file}[/]{recorded}: {verdict}")
     console.print(
         f"  {report.rows} rows: {report.inserted} new, {report.updated} changed, {report.unchanged} unchanged, "
         f"{report.blank} blank (skipped)"

@@ -122,8 +122,9 @@ def import_file(
     """Validate every row of the file, then write all of it or nothing.
 
     Never raises for bad content: the report carries the problems (whole-file problems as row 0).
-    A rejected or dry-run import is recorded (who sent what, and why it failed) but writes no
-    value; re-importing the same content writes nothing and reports every row unchanged.
+    An import that changes values is recorded with its file; a rejected one is recorded too (who
+    sent what, and why) but writes no value. A dry run, and a re-import of the same content, write
+    nothing at all (no value, no audit row, no import record).
     """
     principal.require(Operation.data_write)
     digest = hashlib.sha256(data).hexdigest()
@@ -149,31 +150,18 @@ def import_file(
         report.errors = validated.errors
         if not report.errors:
             report.warnings = warnings_for(session, validated.changes, threshold=settings.outlier_threshold)
-    lock(session, CHAIN)  # serialise with other writers before looking at locks and values
-    _store_file(session, data, digest)
-    row = Import(
-        at=as_utc(now),
-        actor=principal.username,
-        channel=channel,
-        filename=filename[:255],
-        sha256=digest,
-        status=ImportStatus.rejected,
-        rows=report.rows,
-        report={},
-    )
-    session.add(row)
-    session.flush()
-    report.import_id = row.id
     if not report.errors:
-        writer = Writer(
-            actor=principal.username,
-            channel=channel,
-            now=now,
-            request_id=principal.request_id,
-            import_id=row.id,
-        )
         if on_phase:
             on_phase(f"{'checking' if dry_run else 'writing'} {len(validated.changes):,} values…")
+        opened: list[Import] = []
+
+        def open_import() -> int:
+            opened.append(
+                _record_import(session, report, data, digest, principal=principal, channel=channel, now=now)
+            )
+            return opened[0].id
+
+        writer = Writer(actor=principal.username, channel=channel, now=now, request_id=principal.request_id)
         try:
             result = write_values(
                 session,
@@ -181,6 +169,7 @@ def import_file(
                 writer,
                 default_expiry_days=settings.entry_expiry_days,
                 dry_run=dry_run,
+                open_import=None if dry_run else open_import,
             )
         except CellsLockedError as exc:
             report.errors = _locked_problems(exc, report.table)
@@ -193,8 +182,48 @@ def import_file(
             report.forced = result.forced
             if dry_run:
                 report.status = ImportStatus.dry_run
+            elif result.changed:
+                report.status = ImportStatus.applied
+                _finish_import(session, opened[0], report, digest, principal=principal, now=now)
             else:
-                report.status = ImportStatus.applied if result.changed else ImportStatus.unchanged
+                report.status = ImportStatus.unchanged
+    if report.errors and not dry_run:
+        _record_rejection(session, report, data, digest, principal=principal, channel=channel, now=now)
+    return report
+
+
+def _record_import(
+    session: Session,
+    report: ImportReport,
+    data: bytes,
+    digest: str,
+    *,
+    principal: Principal,
+    channel: Channel,
+    now: datetime,
+) -> Import:
+    """The import record (and the file, once per content), written only when an import changes
+    values or is rejected: a dry run or a re-import that changes nothing leaves no trace."""
+    _store_file(session, data, digest)
+    row = Import(
+        at=as_utc(now),
+        actor=principal.username,
+        channel=channel,
+        filename=report.file[:255],
+        sha256=digest,
+        status=report.status,
+        rows=report.rows,
+        report={},
+    )
+    session.add(row)
+    session.flush()
+    report.import_id = row.id
+    return row
+
+
+def _finish_import(
+    session: Session, row: Import, report: ImportReport, digest: str, *, principal: Principal, now: datetime
+) -> None:
     row.status = report.status
     row.inserted, row.updated, row.unchanged = report.inserted, report.updated, report.unchanged
     row.errors, row.warnings = len(report.errors), len(report.warnings)
@@ -209,7 +238,7 @@ def import_file(
         object_id=row.id,
         result="success" if report.ok else "failure",
         detail={
-            "file": filename[:255],
+            "file": report.file[:255],
             "sha256": digest,
             "status": report.status.value,
             "inserted": report.inserted,
@@ -217,7 +246,39 @@ def import_file(
             "errors": len(report.errors),
         },
     )
-    return report
+
+
+def _record_rejection(
+    session: Session,
+    report: ImportReport,
+    data: bytes,
+    digest: str,
+    *,
+    principal: Principal,
+    channel: Channel,
+    now: datetime,
+) -> None:
+    """A rejected import is kept (who sent what, and why), so its annotated report can be fetched
+    and the refusal is in the security log; sending the same file again is answered from that
+    record and writes nothing new."""
+    report.status = ImportStatus.rejected
+    lock(session, CHAIN)
+    earlier = session.scalar(
+        select(Import)
+        .where(
+            Import.sha256 == digest,
+            Import.actor == principal.username,
+            Import.status == ImportStatus.rejected,
+            Import.errors == len(report.errors),
+        )
+        .order_by(Import.id.desc())
+        .limit(1)
+    )
+    if earlier is not None and dict(earlier.report or {}).get("errors") == report.to_json()["errors"]:
+        report.import_id = earlier.id
+        return
+    row = _record_import(session, report, data, digest, principal=principal, channel=channel, now=now)
+    _finish_import(session, row, report, digest, principal=principal, now=now)
 
 
 def get_import(session: Session, import_id: int, *, principal: Principal) -> Import:

@@ -8,7 +8,7 @@ audit row, so importing the same file twice changes nothing the second time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -183,6 +183,7 @@ def write_values(
     *,
     default_expiry_days: int,
     dry_run: bool = False,
+    open_import: Callable[[], int] | None = None,
 ) -> WriteResult:
     """Apply ``changes`` (one per key) with their audit rows, or raise and write nothing.
 
@@ -190,7 +191,9 @@ def write_values(
     every approval committed before it. Raises ``CellsLockedError`` when any key it would change is
     closed (approved, submitted, past its entry deadline); simulated demo values are the one source that
     is not subject to the reporting calendar, and they never overwrite reported values. With
-    ``dry_run`` everything is checked and counted but nothing is written.
+    ``dry_run`` everything is checked and counted but nothing is written. ``open_import`` is called
+    once, only when something is about to change, and returns the id of the import to audit the
+    changes under (so an import that changes nothing leaves no record).
     """
     keys = [c.key for c in changes]
     if len(set(keys)) != len(keys):
@@ -309,6 +312,7 @@ def write_values(
         )
     if updates:
         _bulk_update(session, updates)
+    import_id = open_import() if open_import is not None and audits else writer.import_id
     if audits:
         # the same for every row, as the hash covers it (audit_content) and as it is stored
         covered = {
@@ -316,7 +320,7 @@ def write_values(
             "source": writer.source.value,
             "actor": writer.actor,
             "channel": writer.channel.value,
-            "import_id": writer.import_id,
+            "import_id": import_id,
             "request_id": writer.request_id,
         }
         shared = tuple(covered.values())

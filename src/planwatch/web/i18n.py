@@ -310,6 +310,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "period_hint": {"zh": "如 2025、2025Q2、2025-05", "en": "e.g. 2025, 2025Q2, 2025-05"},
     "save": {"zh": "保存", "en": "Save"},
+    "annotated_after_upload": {
+        "zh": "试导入不保存任何记录。取消“试导入”再上传一次：有错误时同样不会写入任何数据，并可下载带批注的错误报告。",
+        "en": "A dry run keeps no record. Upload again without the dry run: with errors nothing is written either, "
+        "and the annotated report can be downloaded.",
+    },
     "not_saved": {"zh": "未保存,请更正:", "en": "Not saved; please correct:"},
     "entry_result.applied": {"zh": "已保存:{key}", "en": "Saved: {key}"},
     "entry_result.unchanged": {

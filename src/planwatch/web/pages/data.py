@@ -7,6 +7,8 @@ Flash messages travel signed in the redirect's query string, as on the account p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -29,7 +31,7 @@ from planwatch.ingest.service import (
     write_items,
 )
 from planwatch.models import DataValue, DataValueAudit
-from planwatch.models.enums import ApprovalUnitKind, Channel
+from planwatch.models.enums import ApprovalUnitKind, Channel, ImportStatus
 from planwatch.web.deps import Id, LanguageDep, NowDep, PrincipalDep, SessionDep, SettingsDep, requires
 from planwatch.web.i18n import translator
 from planwatch.web.pages.flash import flash, signature
@@ -109,14 +111,17 @@ def data_template(
 
 @router.post("/data/import", dependencies=[requires(Operation.data_write)])
 async def data_import(
+    request: Request,
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
     file: Annotated[UploadFile, File()],
+    lang: LanguageDep,
     dry_run: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Every upload is recorded, accepted or not; its page shows the outcome."""
+    """An upload that changed values or was rejected is recorded and shown on its own page; a dry
+    run or an upload that changes nothing is recorded nowhere and shown at once."""
     data = await file.read()
     report = await run_in_threadpool(
         import_file,
@@ -129,7 +134,42 @@ async def data_import(
         now=now,
         dry_run=dry_run,
     )
-    return RedirectResponse(f"/data/imports/{report.import_id}", status_code=303)
+    if report.import_id is not None:
+        return RedirectResponse(f"/data/imports/{report.import_id}", status_code=303)
+    summary = report.to_json()
+    row = UnrecordedImport(
+        id=None,
+        filename=report.file,
+        actor=principal.username,
+        at=now,
+        status=report.status,
+        rows=report.rows,
+        inserted=report.inserted,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        errors=len(report.errors),
+        warnings=len(report.warnings),
+    )
+    return _no_store(
+        render(request, "data_import.html", lang, principal=principal, row=row, report=summary, written=[])
+    )
+
+
+@dataclass(frozen=True)
+class UnrecordedImport:
+    """The outcome of a dry run or of an upload that changed nothing, shown like a recorded one."""
+
+    id: None
+    filename: str
+    actor: str
+    at: datetime
+    status: ImportStatus
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    errors: int
+    warnings: int
 
 
 @router.get(
