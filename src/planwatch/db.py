@@ -21,6 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from planwatch.errors import DatabaseNotInitialisedError, SchemaVersionError
 
+BUSY = "database is locked"
+"""What SQLite says when its one writer was held past the busy timeout."""
+BUSY_MESSAGE = (
+    "the database is busy: another import or write held it for longer than 30 seconds (SQLite lets one "
+    "writer at a time); nothing was written; run the command again when the other one has finished"
+)
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Open an engine; SQLite files get WAL, a busy timeout and enforced foreign keys."""

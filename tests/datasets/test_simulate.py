@@ -12,8 +12,8 @@ from planwatch.datasets import chengdu_path
 from planwatch.datasets.simulate import read_simulation_file, round_preserving_total, simulate
 from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import evaluate_plan, get_plan
-from planwatch.models import DataValue
-from planwatch.models.enums import ValueSource
+from planwatch.models import Approval, DataValue, Division
+from planwatch.models.enums import ApprovalState, ApprovalUnitKind, ValueSource
 
 
 def test_every_demo_value_is_labelled_simulated(session: Session) -> None:
@@ -41,6 +41,31 @@ def test_reported_values_are_never_overwritten(session: Session) -> None:
     assert report.counts["kept_reported"] >= 1
     session.refresh(row)
     assert row.value == 123456.0
+
+
+def test_approved_values_are_left_alone(session: Session) -> None:
+    jinjiang = session.scalar(select(Division).where(Division.code == "510104", Division.valid_to.is_(None)))
+    assert jinjiang is not None
+    session.add(
+        Approval(
+            unit_kind=ApprovalUnitKind.division,
+            unit_key="division:510104",
+            division_id=jinjiang.id,
+            year=2024,
+            state=ApprovalState.approved,
+            changed_by="planner",
+        )
+    )
+    session.flush()
+    approved = select(DataValue.id, DataValue.value).where(
+        DataValue.division_id == jinjiang.id, DataValue.year == 2024
+    )
+    before = {tuple(r) for r in session.execute(approved)}
+    params = read_simulation_file(chengdu_path("simulation.yaml"))
+    report = simulate(session, get_plan(session), params, seed=99)
+    assert report.counts["updated"] > 0  # another seed moves the other values ...
+    assert report.counts["kept_locked"] >= 1
+    assert {tuple(r) for r in session.execute(approved)} == before  # ... not the approved ones
 
 
 def test_demo_data_gives_a_mix_of_statuses(session: Session) -> None:

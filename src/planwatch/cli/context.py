@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from planwatch.config import Settings
-from planwatch.db import check_schema, make_engine, session_factory, transaction
+from planwatch.db import BUSY, BUSY_MESSAGE, check_schema, make_engine, session_factory, transaction
 from planwatch.errors import DatabaseNotInitialisedError, PlanwatchError
 
 console = Console()
@@ -52,6 +52,8 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             reason = (
                 str(exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc).strip().splitlines()[0]
             )
+            if BUSY in reason:
+                _fail(BUSY_MESSAGE)
             _fail(f"cannot use the database: {reason}; check PLANWATCH_DATABASE_URL and that the server runs")
         raise AssertionError("unreachable")  # pragma: no cover
 

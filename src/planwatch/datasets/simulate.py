@@ -172,6 +172,7 @@ def simulate(
         updated=result.updated,
         unchanged=result.unchanged,
         kept_reported=result.kept_reported,
+        kept_locked=result.kept_locked,
     )
     return report
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from planwatch.audit.chain import advance_many, canonical_rows, lock
 from planwatch.clock import as_utc
 from planwatch.errors import InvalidValueError, LockedError
-from planwatch.ingest.locks import Cell, Closed, closed_cells
+from planwatch.ingest.locks import APPROVED, SUBMITTED, Cell, Closed, closed_cells
 from planwatch.models import DataValue, DataValueAudit
 from planwatch.models.enums import AuditAction, Channel, ValueSource, ValueStatus
 
@@ -79,6 +79,8 @@ class WriteResult:
     forced: int = 0
     kept_reported: int = 0
     """Simulation only: reported values it left alone."""
+    kept_locked: int = 0
+    """Simulation only: values of submitted or approved units it left alone."""
     audit_ids: list[int] = field(default_factory=list)
 
     @property
@@ -190,7 +192,8 @@ def write_values(
     Takes the data lock first, so concurrent writers serialise and the lock check below sees
     every approval committed before it. Raises ``CellsLockedError`` when any key it would change is
     closed (approved, submitted, past its entry deadline); simulated demo values are the one source that
-    is not subject to the reporting calendar, and they never overwrite reported values. With
+    is not subject to the reporting calendar (it leaves submitted and approved values alone), and
+    they never overwrite reported values. With
     ``dry_run`` everything is checked and counted but nothing is written. ``open_import`` is called
     once, only when something is about to change, and returns the id of the import to audit the
     changes under (so an import that changes nothing leaves no record).
@@ -207,7 +210,20 @@ def write_values(
     simulated = writer.source is ValueSource.simulated
     forced: set[tuple[int, int, str]] = set()
     existing = _existing(session, changes)
-    if not simulated:
+    if simulated:
+        # the demo simulator keeps to approval (approved data is approved data) but not to the
+        # reporting calendar: it fills past years that are closed to reporters
+        writing = [c for c in changes if not _unchanged(c, existing.get(c.key), writer)]
+        cells = [Cell(*c.key) for c in writing]
+        verdicts = closed_cells(session, cells, now=now, default_expiry_days=default_expiry_days)
+        held = {
+            c.key
+            for c, cell in zip(writing, cells, strict=True)
+            if (closed := verdicts[cell].closed) is not None and closed.code in {APPROVED, SUBMITTED}
+        }
+        result.kept_locked = len(held)
+        changes = [c for c in changes if c.key not in held]
+    else:
         # a key given with the value it already has is no write: a pre-filled template whose other
         # rows are closed (approved, past the deadline) still goes through for the rows it changes
         writing = [c for c in changes if not _unchanged(c, existing.get(c.key), writer)]

@@ -21,7 +21,7 @@ from planwatch.accounts.principal import anonymous
 from planwatch.audit.security_log import record
 from planwatch.clock import Clock, system_clock
 from planwatch.config import Settings
-from planwatch.db import check_schema, make_engine, session_factory
+from planwatch.db import BUSY, BUSY_MESSAGE, check_schema, make_engine, session_factory
 from planwatch.errors import (
     ConflictError,
     ForbiddenError,
@@ -126,6 +126,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         if _wants_json(request):
             return JSONResponse({"error": {"type": "InvalidValueError", "message": message}}, status_code=422)
         return render_error(request, 422, message)
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def busy(request: Request, exc: sqlalchemy.exc.OperationalError) -> Response:
+        """SQLite's single writer was held too long by another write: say so (503, try again)."""
+        if BUSY not in str(exc.orig):
+            raise exc
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": {"type": "BusyError", "message": BUSY_MESSAGE}},
+                status_code=503,
+                headers={"Retry-After": "30"},
+            )
+        return render_error(request, 503, BUSY_MESSAGE)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
