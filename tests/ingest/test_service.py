@@ -747,3 +747,22 @@ def test_a_deleted_value_given_again_does_not_bring_back_its_old_comment(db: Ses
     assert (deleted.action, deleted.old_comment) == (AuditAction.delete, "备注")
     assert (recreated.action, recreated.new_comment) == (AuditAction.create, None)
     assert db.scalar(select(DataValue.comment).where(DataValue.division_id == division.id)) is None
+
+
+def test_a_duplicate_is_named_even_when_its_first_copy_has_another_problem(
+    db: Session, settings: Settings
+) -> None:
+    rows = [
+        (BEDS, JINJIANG, "2025", "many", "", "", "张"),
+        (BEDS, JINJIANG, "2025", 12, "", "", "张"),
+    ]
+    report = run(db, csv_bytes(rows), settings=settings)
+    assert [(e["row"], e["column"]) for e in errors(report)] == [(2, "数值"), (3, "期间")]
+    assert "already given in row 2" in errors(report)[1]["message"]
+
+
+def test_an_implausibly_large_number_is_refused_and_shown_short(db: Session, settings: Settings) -> None:
+    report = run(db, csv_bytes([(BEDS, JINJIANG, "2025", "1e300", "", "", "张")]), settings=settings)
+    [problem] = errors(report)
+    assert "implausibly large" in problem["message"]
+    assert len(problem["message"]) < 200

@@ -151,8 +151,10 @@ def _text(raw: object) -> str:
         return ""
     if isinstance(raw, FormulaCell):
         return raw.formula
-    if isinstance(raw, float) and raw.is_integer():
+    if isinstance(raw, float) and raw.is_integer() and abs(raw) < 1e15:
         return str(int(raw))
+    if isinstance(raw, float):
+        return f"{raw:g}"
     return str(raw).strip()
 
 
@@ -195,8 +197,16 @@ def _number(row: _Row, column: str, raw: object, spec: IndicatorSpec) -> float |
     return parsed.value
 
 
+MAX_MAGNITUDE = 1e15
+"""No indicator of a city plan comes near this: a larger number is a slip (an ID, a pasted total)."""
+
+
 def _check_bounds(row: _Row, column: str, raw: object, value: float, spec: IndicatorSpec) -> None:
-    if spec.boolean and value not in (0.0, 1.0):
+    if abs(value) >= MAX_MAGNITUDE:
+        row.error(
+            column, raw, f"{value:g} is implausibly large for {spec.code} ({spec.unit}); check the cell"
+        )
+    elif spec.boolean and value not in (0.0, 1.0):
         row.error(column, raw, f"{spec.code} is yes/no ({spec.unit}): write 1 for yes or 0 for no")
     elif spec.low is not None and value < spec.low:
         what = "a count or amount" if spec.low == 0 else f"{spec.code}"
@@ -307,10 +317,10 @@ def validate_table(
                     "",
                     f"the comment has {len(str(comment))} characters; keep it under {MAX_COMMENT}",
                 )
-        if row.failed or spec is None or node is None or period is None:
+        if spec is None or node is None or period is None:
             continue
         key = (spec.id, node.id, period)
-        if key in seen:
+        if key in seen:  # also when either copy has other problems: one round trip shows both
             row.error(
                 "period",
                 cell(raw_row, "period"),
@@ -318,6 +328,8 @@ def validate_table(
             )
             continue
         seen[key] = raw_row.number
+        if row.failed:
+            continue
         out.changes.append(
             ValueChange(
                 indicator_id=spec.id,
@@ -367,7 +379,10 @@ def _division(row: _Row, raw: object, catalogue: Catalogue) -> Node | None:
     elif named:
         hint = f"several divisions are called {code}: {', '.join(n.code for n in named[:5])}; write the code"
     else:
-        hint = "use the 12-digit statistical code or the 6-digit district code from the template"
+        hint = (
+            "copy the code from the template (区划代码: 6 digits for a district, 9 for a street or town, "
+            "12 for a community)"
+        )
     row.error("division", raw, f"no division with code {code!r}; {hint}")
     return None
 
