@@ -59,12 +59,15 @@ def find_unit(session: Session, kind: ApprovalUnitKind, code: str) -> Unit:
     if kind is ApprovalUnitKind.division:
         node = tree.by_code.get(code)
         if node is None or node.level not in UNIT_LEVELS:
-            msg = f"no city or district with code {code!r} (approval units are the city and its districts)"
+            msg = (
+                f"不存在代码为 {code!r} 的市或区（市）县，审核单位只能是市及其下辖区（市）县。"
+                f"no city or district with code {code!r} (approval units are the city and its districts)"
+            )
             raise NotFoundError(msg)
         return Unit(kind, node.id, node.code, node.name_zh, node.parent_id)
     department = session.scalar(select(Department).where(Department.code == code))
     if department is None:
-        raise NotFoundError(f"no department with code {code!r}")
+        raise NotFoundError(f"不存在代码为 {code!r} 的部门，请检查部门代码。no department with code {code!r}")
     root = _root(tree.nodes.values())
     return Unit(kind, department.id, department.code, department.name_zh, root.id if root else None)
 
@@ -126,6 +129,7 @@ def _may_approve(principal: Principal, unit: Unit) -> bool:
 
 
 ACTIONS = ("submit", "withdraw", "approve", "unapprove")
+_ACTION_ZH = {"submit": "上报", "withdraw": "撤回", "approve": "审核", "unapprove": "撤销审核"}
 
 
 def transition(
@@ -133,7 +137,10 @@ def transition(
 ) -> UnitStatus:
     """Move ``unit``'s ``year`` by ``action`` (submit, withdraw, approve, unapprove)."""
     if action not in ACTIONS:
-        raise InvalidValueError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        raise InvalidValueError(
+            f"未知操作 {action!r}，请使用 {', '.join(ACTIONS)} 之一。"
+            f"unknown action {action!r}; use one of {', '.join(ACTIONS)}"
+        )
     lock(session, CHAIN)  # no value write can interleave with the state change
     current = unit_status(session, unit, year).state
     allowed = {
@@ -159,10 +166,17 @@ def transition(
             object_id=f"{unit.key}/{year}",
             result="denied",
         )
-        raise OutOfScopeError(f"you cannot {action} {unit.name} ({unit.code}) {year} (不在您的权限范围内)")
+        raise OutOfScopeError(
+            f"您无权{_ACTION_ZH[action]} {unit.name}（{unit.code}）{year} 年数据，该单位不在您的权限范围内。"
+            f"you cannot {action} {unit.name} ({unit.code}) {year} (不在您的权限范围内)"
+        )
     if current not in from_states:
-        msg = f"{unit.name} {year} is {current.value} ({current.zh}); {action} needs it to be " + " or ".join(
-            s.value for s in sorted(from_states)
+        msg = (
+            f"{unit.name} {year} 年当前状态为“{current.zh}”，只有处于"
+            + "或".join(f"“{s.zh}”" for s in sorted(from_states))
+            + f"状态时才能{_ACTION_ZH[action]}。"
+            + f"{unit.name} {year} is {current.value} ({current.zh}); {action} needs it to be "
+            + " or ".join(s.value for s in sorted(from_states))
         )
         raise ConflictError(msg)
     if action == "approve":
@@ -174,13 +188,16 @@ def transition(
         if waiting:
             names = ", ".join(f"{c.name} ({c.code})" for c in waiting[:5])
             more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
+            more_zh = f" 等（另有 {len(waiting) - 5} 个）" if len(waiting) > 5 else ""
             raise ConflictError(
+                f"{unit.name} {year} 年须待下级单位全部审核后才能审核，尚未审核：{names}{more_zh}。"
                 f"{unit.name} {year} can be approved once every unit below it is: waiting for {names}{more}"
             )
     if action in {"unapprove", "withdraw"}:
         parent = _parent_unit(session, unit)
         if parent is not None and unit_status(session, parent, year).state is ApprovalState.approved:
             raise ConflictError(
+                f"{parent.name} 已审核 {year} 年数据，须先由上级撤销审核后才能{_ACTION_ZH[action]}。"
                 f"{parent.name} has approved {year}; it must un-approve first (上级已审核，需先由上级退回)"
             )
     row = session.scalar(select(Approval).where(Approval.unit_key == unit.key, Approval.year == year))

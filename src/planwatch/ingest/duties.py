@@ -49,15 +49,22 @@ def duties(
     report."""
     principal.require(Operation.data_write)
     if (department is None) == (division is None):
-        raise InvalidValueError("name either a department or a division (district) code")
+        raise InvalidValueError(
+            "请指定部门代码或区划（区（市）县）代码，二者选其一。"
+            "name either a department or a division (district) code"
+        )
     if not 1949 <= year <= 2100:
-        raise InvalidValueError(f"year {year} is out of range")
+        raise InvalidValueError(
+            f"年份 {year} 超出范围，请填写 1949 至 2100 年之间的年份。year {year} is out of range"
+        )
     tree = division_tree(session)
     indicators = select(Indicator).order_by(Indicator.code)
     if department is not None:
         dept = session.scalar(select(Department).where(Department.code == department))
         if dept is None:
-            raise NotFoundError(f"no department with code {department!r}")
+            raise NotFoundError(
+                f"不存在代码为 {department!r} 的部门，请检查部门代码。no department with code {department!r}"
+            )
         indicators = indicators.where(Indicator.source_department_id == dept.id)
         scope = _root(tree.nodes)
         title = f"{dept.name_zh} {year} 年数据填报模板"
@@ -65,7 +72,9 @@ def duties(
     else:
         node = tree.by_code.get(division or "")
         if node is None:
-            raise NotFoundError(f"no division with code {division!r}")
+            raise NotFoundError(
+                f"不存在代码为 {division!r} 的区划，请检查区划代码。no division with code {division!r}"
+            )
         scope = node
         title = f"{node.name_zh} {year} 年数据填报模板"
         stem = f"{node.code}-{year}"
@@ -114,6 +123,8 @@ def duties(
                 )
     if not rows:
         raise NotFoundError(
+            f"{department or division} {year} 年在您的填报范围内没有需要填报的数据"
+            "（该处不统计任何指标，或不在您的填报范围内）。"
             f"nothing to report for {department or division} in {year} within your scope "
             "(no indicator is measured there, or it is outside your 填报范围)"
         )
@@ -139,7 +150,9 @@ def template_file(duty: Duty, fmt: str) -> tuple[str, bytes, str]:
         )
     if fmt == "csv":
         return f"{duty.filename_stem}.csv", template_csv(duty.rows), "text/csv; charset=utf-8"
-    raise InvalidValueError(f"unknown format {fmt!r}; use xlsx or csv")
+    raise InvalidValueError(
+        f"不支持的格式 {fmt!r}，请使用 xlsx 或 csv。unknown format {fmt!r}; use xlsx or csv"
+    )
 
 
 __all__ = ["Duty", "duties", "template_file"]

@@ -38,10 +38,16 @@ def grant(
     now = as_utc(now).astimezone(UTC)  # SQLite drops the offset: store UTC, as everything else
     reason = reason.strip()
     if not reason:
-        raise InvalidValueError("give the reason for reopening the cell (补录原因); it is kept in the log")
+        raise InvalidValueError(
+            "请填写重新开放该单元格的原因（补录原因），该原因将记入日志。"
+            "give the reason for reopening the cell (补录原因); it is kept in the log"
+        )
     indicator_row, division_row = resolve_key(session, indicator, division)
     if division_row.id not in principal.capture:
-        raise NotFoundError(f"no division with code {division!r} (不存在或不在您的权限范围内)")
+        raise NotFoundError(
+            f"区划代码 {division!r} 不存在或不在您的权限范围内，请检查代码。"
+            f"no division with code {division!r} (不存在或不在您的权限范围内)"
+        )
     try:
         period = normalise_period(period, indicator_row.frequency)
     except PeriodError as exc:
@@ -83,7 +89,7 @@ def revoke(session: Session, exception_id: int, *, principal: Principal, now: da
         or exception.revoked_at is not None
         or exception.division_id not in principal.capture
     ):
-        raise NotFoundError(f"no open lock exception {exception_id}")
+        raise NotFoundError(f"补录例外 {exception_id} 不存在或已撤销。no open lock exception {exception_id}")
     exception.revoked_at = as_utc(now).astimezone(UTC)
     record(
         session,

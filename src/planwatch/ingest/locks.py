@@ -102,25 +102,32 @@ def closed_cells(
     by_window: dict[tuple[str, int | None, str], Closed | None] = {}
 
     def approval_verdict(division_id: int, department_id: int | None, year: int) -> Closed | None:
-        units: list[tuple[ApprovalUnitKind, int | None, str]] = [
-            (ApprovalUnitKind.division, node.id, f"{node.name_zh} ({node.code})")
+        units: list[tuple[ApprovalUnitKind, int | None, str, str]] = [
+            (
+                ApprovalUnitKind.division,
+                node.id,
+                f"{node.name_zh} ({node.code})",
+                f"{node.name_zh}（{node.code}）",
+            )
             for node in reversed(tree.path(division_id))
         ]
         if department_id is not None:
             code = departments.get(department_id, ("?", None))[0]
-            units.append((ApprovalUnitKind.department, department_id, f"department {code}"))
-        for kind, unit_id, label in units:
+            units.append((ApprovalUnitKind.department, department_id, f"department {code}", f"部门 {code}"))
+        for kind, unit_id, label, label_zh in units:
             approval = approvals.get((kind, unit_id, year))
             if approval is None:
                 continue
             if approval.state is ApprovalState.approved:
                 return Closed(
                     APPROVED,
+                    f"{label_zh} {year} 年数据已审核并锁定，如需修改，须由上级撤销审核。"
                     f"{label} is approved (已审核) for {year}; the data is locked until a higher "
                     "level un-approves it",
                 )
             return Closed(
                 SUBMITTED,
+                f"{label_zh} 已上报 {year} 年数据待审核，如需修改数值，请先撤回上报。"
                 f"{label} has submitted (已上报) {year} for approval; withdraw the submission to change values",
             )
         return None
@@ -133,11 +140,15 @@ def closed_cells(
         closes = _deadline(datetime(end.year, end.month, end.day, tzinfo=CHINA), days)
         if now < opens:
             return Closed(
-                PERIOD_NOT_STARTED, f"period {period} has not begun; values are reported once it starts"
+                PERIOD_NOT_STARTED,
+                f"{period} 期间尚未开始，请在期间开始后再填报。"
+                f"period {period} has not begun; values are reported once it starts",
             )
         if now >= closes:
             return Closed(
                 PERIOD_EXPIRED,
+                f"{indicator_code} {period} 的填报已于 {(closes - timedelta(days=1)).date()} 截止"
+                f"（期间结束后 {days} 天）；如需修改该单元格，请向规划人员申请补录例外。"
                 f"entry for {indicator_code} {period} closed after {(closes - timedelta(days=1)).date()} "
                 f"({days} days after the period ended); ask a planner for a lock exception "
                 "(补录例外) for this cell",

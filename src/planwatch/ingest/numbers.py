@@ -86,6 +86,8 @@ _EXCEL_ERRORS = frozenset(
 )
 _MAGNITUDES = {"百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
 _MISSING_HINT = "leave the cell empty for a missing value (缺失值请留空)"
+_MISSING_HINT_ZH = "缺失值请留空"
+_FORMAT_HINT_ZH = "请只填写数字，可带正负号、小数点和末尾的 %，例如 1234.5、-3.2 或 12.5%"
 _FORMAT_HINT = (
     "write digits only, with an optional sign, decimal point and trailing %, e.g. 1234.5, -3.2 or 12.5%"
 )
@@ -118,18 +120,28 @@ def parse_number(raw: object) -> ParsedNumber | None:
     if isinstance(raw, str):
         return _parse_text(raw)
     if isinstance(raw, bool):
-        raise NumberError(f"{str(raw).upper()} is a yes/no value, not a number; type the number itself")
+        raise NumberError(
+            f"{str(raw).upper()} 是逻辑值（是/否），不是数字，请直接填写数字。"
+            f"{str(raw).upper()} is a yes/no value, not a number; type the number itself"
+        )
     if isinstance(raw, date | time | timedelta):
         raise NumberError(
+            f"'{raw}' 是日期或时间，不是数字，请将单元格格式设为“常规”或“数值”后重新填写。"
             f"'{raw}' is a date or time, not a number; format the cell as a number (常规/数值) and type the value"
         )
     if isinstance(raw, Real | Decimal):
         try:
             value = float(raw)
         except (ArithmeticError, ValueError, TypeError):
-            raise NumberError(f"{_describe(raw)} is out of range; check the value and its unit") from None
+            raise NumberError(
+                f"{_describe(raw)} 超出可处理的数值范围，请检查数值及其单位。"
+                f"{_describe(raw)} is out of range; check the value and its unit"
+            ) from None
         return ParsedNumber(_finite(value, _describe(raw)), percent=False, from_text=False)
-    raise NumberError(f"a {type(raw).__name__} value is not a number; type a plain number")
+    raise NumberError(
+        f"{type(raw).__name__} 类型的值不是数字，请填写普通数字。"
+        f"a {type(raw).__name__} value is not a number; type a plain number"
+    )
 
 
 def _parse_text(raw: str) -> ParsedNumber | None:
@@ -143,6 +155,8 @@ def _parse_text(raw: str) -> ParsedNumber | None:
     if digits is not None and "," in digits:
         if not _GROUPED.fullmatch(digits):
             raise NumberError(
+                f"{_quote(raw.strip())} 有歧义：小数请用小数点（1.2），逗号只用于千位分隔（1,234,567.5），"
+                "或去掉逗号直接填写数字。"
                 f"{_quote(raw.strip())} is ambiguous: use a point for decimals (1.2) and commas only to"
                 " group thousands (1,234,567.5), or write the number without commas"
             )
@@ -160,7 +174,10 @@ def _parse_text(raw: str) -> ParsedNumber | None:
 
 def _finite(value: float, described: str) -> float:
     if not math.isfinite(value):
-        raise NumberError(f"{described} is not a finite number; type a plain number or {_MISSING_HINT}")
+        raise NumberError(
+            f"{described} 不是有限数值，请填写普通数字；{_MISSING_HINT_ZH}。"
+            f"{described} is not a finite number; type a plain number or {_MISSING_HINT}"
+        )
     return value
 
 
@@ -169,9 +186,10 @@ def _why_not(original: str, text: str) -> str:
     quoted = _quote(original)
     folded = text.casefold()
     if folded in _MISSING_MARKERS:
-        return f"{quoted} is not a number; {_MISSING_HINT}"
+        return f"{quoted} 不是数字，{_MISSING_HINT_ZH}。{quoted} is not a number; {_MISSING_HINT}"
     if folded in _EXCEL_ERRORS:
         return (
+            f"单元格中是 Excel 错误值 {text.upper()}，不是数字，请修正公式或直接填写数值；{_MISSING_HINT_ZH}。"
             f"the cell holds the Excel error {text.upper()}, not a number; fix the formula or type the"
             f" value, or {_MISSING_HINT}"
         )
@@ -180,18 +198,27 @@ def _why_not(original: str, text: str) -> str:
         return _magnitude_message(quoted, magnitude)
     if "," in text and _NUMBER.fullmatch(text.replace(",", "")) is not None:
         return (
+            f"{quoted} 有歧义：小数请用小数点（1.2），逗号只用于千位分隔（1,234,567.5），或去掉逗号直接填写数字。"
             f"{quoted} is ambiguous: use a point for decimals (1.2) and commas only to group thousands"
             " (1,234,567.5), or write the number without commas"
         )
     if _NUMBER.fullmatch("".join(text.split())) is not None:
-        return f"{quoted} is not a number: write it without spaces, e.g. 1234567.5 or 1,234,567.5"
+        return (
+            f"{quoted} 不是有效数字，请去掉空格，例如 1234567.5 或 1,234,567.5。"
+            f"{quoted} is not a number: write it without spaces, e.g. 1234567.5 or 1,234,567.5"
+        )
     prefix = _NUMBER_PREFIX.match(text)
     if prefix is not None and prefix.end() < len(text):
         return (
+            f"{quoted} 不是有效数字，请去掉单位或说明文字，只填写数字，例如 1234.5 或 12.5%"
+            "（单位填在“单位”列，说明填在“备注”列）。"
             f"{quoted} is not a number: remove the unit or note and write the number alone, e.g. 1234.5"
             " or 12.5% (units go in the 单位 column, notes in 备注)"
         )
-    return f"{quoted} is not a number (不是数字); {_FORMAT_HINT}, or {_MISSING_HINT}"
+    return (
+        f"{quoted} 不是数字，{_FORMAT_HINT_ZH}；{_MISSING_HINT_ZH}。"
+        f"{quoted} is not a number (不是数字); {_FORMAT_HINT}, or {_MISSING_HINT}"
+    )
 
 
 def _magnitude_message(quoted: str, match: re.Match[str]) -> str:
@@ -200,6 +227,7 @@ def _magnitude_message(quoted: str, match: re.Match[str]) -> str:
     for word in words:
         factor *= _MAGNITUDES[word]
     advice = "write the plain number in the indicator's unit (不要使用“万”“亿”等数量词)"
+    advice_zh = "请按指标的单位填写数字，不要使用“万”“亿”等数量词"
     number = _NUMBER.fullmatch(match["number"])
     if number is not None and not number["percent"] and "," not in match["number"]:
         written = Decimal(match["number"])
@@ -207,7 +235,11 @@ def _magnitude_message(quoted: str, match: re.Match[str]) -> str:
             scaled = _plain(written * factor)
             example = f"e.g. {_plain(written)} if the unit is {words}{match['rest'] or '元'}, {scaled} if it is {match['rest'] or '元'}"
             advice = f"{advice}, {example}"
-    return f"{quoted} uses the magnitude word {words}; {advice}"
+            unit = match["rest"] or "元"
+            advice_zh = (
+                f"{advice_zh}，例如单位为{words}{unit}时填 {_plain(written)}，单位为{unit}时填 {scaled}"
+            )
+    return f"{quoted} 使用了数量词“{words}”，{advice_zh}。{quoted} uses the magnitude word {words}; {advice}"
 
 
 def _plain(number: Decimal) -> str:

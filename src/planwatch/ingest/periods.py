@@ -47,6 +47,7 @@ def normalise_period(raw: object, frequency: Frequency) -> str:
     match = pattern.match(text)
     if match is None or not 1949 <= int(match[1]) <= 2100:
         msg = (
+            f"'{raw}' 不是有效的{frequency.zh}期间，请按 {EXAMPLES[frequency]} 的格式填写。"
             f"'{raw}' is not a {frequency.value} period ({frequency.zh}); write it like {EXAMPLES[frequency]}"
         )
         raise PeriodError(msg)

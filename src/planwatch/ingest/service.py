@@ -290,7 +290,9 @@ def get_import(session: Session, import_id: int, *, principal: Principal) -> Imp
     )
     everywhere = principal.can(Operation.data_approve) and all(root in principal.view for root in roots)
     if row is None or not (row.actor == principal.username or everywhere):
-        raise NotFoundError(f"no import {import_id} (不存在或不在您的权限范围内)")
+        raise NotFoundError(
+            f"导入记录 {import_id} 不存在或不在您的权限范围内。no import {import_id} (不存在或不在您的权限范围内)"
+        )
     return row
 
 
@@ -377,12 +379,16 @@ def _field_of(table: Table | None, column: str | None) -> str | None:
 def resolve_key(session: Session, indicator: str, division: str) -> tuple[Indicator, Division]:
     indicator_row = session.scalar(select(Indicator).where(Indicator.code == indicator))
     if indicator_row is None:
-        raise NotFoundError(f"no indicator with code {indicator!r}")
+        raise NotFoundError(
+            f"不存在代码为 {indicator!r} 的指标，请检查指标代码。no indicator with code {indicator!r}"
+        )
     division_row = session.scalar(
         select(Division).where(Division.code == division, Division.valid_to.is_(None))
     )
     if division_row is None:
-        raise NotFoundError(f"no division with code {division!r}")
+        raise NotFoundError(
+            f"不存在代码为 {division!r} 的区划，请检查区划代码。no division with code {division!r}"
+        )
     return indicator_row, division_row
 
 
@@ -391,7 +397,7 @@ def get_value(
 ) -> DataValue:
     indicator_row, division_row = resolve_key(session, indicator, division)
     if not principal.can_view(division_row.id):
-        raise NotFoundError("no such value (不存在或不在您的权限范围内)")
+        raise NotFoundError("该数值不存在或不在您的权限范围内。no such value (不存在或不在您的权限范围内)")
     try:  # read with the spellings a write accepts (2025年, 2025-Q2, …)
         period = normalise_period(period, indicator_row.frequency)
     except PeriodError as exc:
@@ -405,7 +411,10 @@ def get_value(
         )
     )
     if row is None:
-        raise NotFoundError(f"no value of {indicator} for {division} in {period}")
+        raise NotFoundError(
+            f"{division} {period} 没有 {indicator} 的数值，请检查代码和期间。"
+            f"no value of {indicator} for {division} in {period}"
+        )
     return row
 
 
@@ -429,6 +438,7 @@ def rows_from_items(items: list[dict[str, Any]]) -> Table:
 
 
 NO_VALUE = (
+    "未填写数值：请填写数值，或同时填写分子和分母；如需删除数值，请使用删除功能。"
     "no value given (未填写数值): give the value, or the numerator and denominator; to remove a value, "
     "delete it"
 )
@@ -485,7 +495,7 @@ def delete_value(
     principal.require(Operation.data_write)
     indicator_row, division_row = resolve_key(session, indicator, division)
     if not principal.may_report(division_row.id, indicator_row.source_department_id):
-        raise NotFoundError("no such value (不存在或不在您的权限范围内)")
+        raise NotFoundError("该数值不存在或不在您的权限范围内。no such value (不存在或不在您的权限范围内)")
     try:
         period = normalise_period(period, indicator_row.frequency)
     except PeriodError as exc:
@@ -496,7 +506,10 @@ def delete_value(
     writer = Writer(actor=principal.username, channel=channel, now=now, request_id=principal.request_id)
     result = write_values(session, [change], writer, default_expiry_days=settings.entry_expiry_days)
     if result.deleted == 0:
-        raise NotFoundError(f"no value of {indicator} for {division} in {period}")
+        raise NotFoundError(
+            f"{division} {period} 没有 {indicator} 的数值，请检查代码和期间。"
+            f"no value of {indicator} for {division} in {period}"
+        )
 
 
 # —— history and verification ————————————————————————————————————————————————————
@@ -532,7 +545,7 @@ def value_history(
     for a reader whose view scope holds the division; others get 404 as if it did not exist."""
     indicator_row, division_row = resolve_key(session, indicator, division)
     if not principal.can_view(division_row.id):
-        raise NotFoundError("no such value (不存在或不在您的权限范围内)")
+        raise NotFoundError("该数值不存在或不在您的权限范围内。no such value (不存在或不在您的权限范围内)")
     if period:
         try:
             period = normalise_period(period, indicator_row.frequency)

@@ -176,6 +176,7 @@ def _number(row: _Row, column: str, raw: object, spec: IndicatorSpec) -> float |
         row.error(
             column,
             raw,
+            f"公式 {raw.formula} 没有保存计算结果，请在 Excel 中打开文件并保存，或选择性粘贴为数值。"
             f"the formula {raw.formula} has no stored result; open the file in Excel and save it, "
             "or paste the values (选择性粘贴为数值)",
         )
@@ -191,6 +192,7 @@ def _number(row: _Row, column: str, raw: object, spec: IndicatorSpec) -> float |
         row.error(
             column,
             raw,
+            f"{spec.code} 的单位是 {spec.unit}，不是百分比，请直接填写数字，不要带 %。"
             f"written as a percentage but {spec.code} is measured in {spec.unit}; write the plain number",
         )
         return None
@@ -204,16 +206,33 @@ MAX_MAGNITUDE = 1e15
 def _check_bounds(row: _Row, column: str, raw: object, value: float, spec: IndicatorSpec) -> None:
     if abs(value) >= MAX_MAGNITUDE:
         row.error(
-            column, raw, f"{value:g} is implausibly large for {spec.code} ({spec.unit}); check the cell"
+            column,
+            raw,
+            f"{value:g} 远超 {spec.code}（{spec.unit}）的合理数值，请检查该单元格。"
+            f"{value:g} is implausibly large for {spec.code} ({spec.unit}); check the cell",
         )
     elif spec.boolean and value not in (0.0, 1.0):
-        row.error(column, raw, f"{spec.code} is yes/no ({spec.unit}): write 1 for yes or 0 for no")
+        row.error(
+            column,
+            raw,
+            f"{spec.code} 是“是/否”指标（{spec.unit}），请填写 1（是）或 0（否）。"
+            f"{spec.code} is yes/no ({spec.unit}): write 1 for yes or 0 for no",
+        )
     elif spec.low is not None and value < spec.low:
         what = "a count or amount" if spec.low == 0 else f"{spec.code}"
-        row.error(column, raw, f"{what} cannot be below {spec.low:g} ({spec.unit}); check the sign")
+        what_zh = "计数或数量" if spec.low == 0 else f"{spec.code} "
+        row.error(
+            column,
+            raw,
+            f"{what_zh}不能小于 {spec.low:g}（{spec.unit}），请检查正负号。"
+            f"{what} cannot be below {spec.low:g} ({spec.unit}); check the sign",
+        )
     elif spec.high is not None and value > spec.high:
         row.error(
-            column, raw, f"{spec.code} cannot exceed {spec.high:g} {spec.unit}; check the number and unit"
+            column,
+            raw,
+            f"{spec.code} 不能超过 {spec.high:g} {spec.unit}，请检查数字和单位。"
+            f"{spec.code} cannot exceed {spec.high:g} {spec.unit}; check the number and unit",
         )
 
 
@@ -270,7 +289,11 @@ def validate_table(
                     else None
                 )
                 if period is None:
-                    row.error("period", raw_period, "the period is missing; write it like 2025")
+                    row.error(
+                        "period",
+                        raw_period,
+                        "缺少期间，请按 2025 的格式填写。the period is missing; write it like 2025",
+                    )
             except PeriodError as exc:
                 row.error("period", raw_period, exc.message)
             raw_unit = cell(raw_row, "unit")
@@ -280,6 +303,8 @@ def validate_table(
                 row.error(
                     "unit",
                     raw_unit,
+                    f"{spec.code} 的单位应为 {spec.unit}，不是 {raw_unit}，请将数值换算为 {spec.unit} 并更正单位"
+                    "（或保留模板中的单位）。"
                     f"{spec.code} is reported in {spec.unit}, not {raw_unit}; convert the value to {spec.unit} "
                     "and correct the unit (or leave 单位 as the template has it)",
                 )
@@ -289,6 +314,8 @@ def validate_table(
                 row.error(
                     "division",
                     cell(raw_row, "division"),
+                    f"{spec.code} 按{levels}填报，{node.name_zh}（{node.code}）是{node.level.zh}，"
+                    f"请填写{levels}代码。"
                     f"{spec.code} is reported per {levels}, and {node.name_zh} ({node.code}) is a "
                     f"{node.level.zh}; use a {levels} code",
                 )
@@ -296,6 +323,8 @@ def validate_table(
                 row.error(
                     "division",
                     cell(raw_row, "division"),
+                    f"{node.name_zh}（{node.code}）不在您的填报范围内，不能填报 {spec.code}；"
+                    "请联系安全管理员，或删除该行。"
                     f"you may not report {spec.code} for {node.name_zh} ({node.code}): it is outside your "
                     "scope (填报范围); ask the security administrator, or remove the row",
                 )
@@ -315,6 +344,7 @@ def validate_table(
                 row.error(
                     "comment",
                     "",
+                    f"备注有 {len(str(comment))} 个字符，请精简到 {MAX_COMMENT} 个字符以内。"
                     f"the comment has {len(str(comment))} characters; keep it under {MAX_COMMENT}",
                 )
         if spec is None or node is None or period is None:
@@ -324,6 +354,7 @@ def validate_table(
             row.error(
                 "period",
                 cell(raw_row, "period"),
+                f"{spec.code} / {node.code} / {period} 已在第 {seen[key]} 行填报，请只保留其中一行。"
                 f"{spec.code} / {node.code} / {period} is already given in row {seen[key]}; keep one of the two rows",
             )
             continue
@@ -350,7 +381,11 @@ def validate_table(
 def _indicator(row: _Row, raw: object, catalogue: Catalogue) -> IndicatorSpec | None:
     code = _text(raw)
     if not code:
-        row.error("indicator", raw, "the indicator code (指标代码) is missing; copy it from the template")
+        row.error(
+            "indicator",
+            raw,
+            "缺少指标代码，请从模板中复制。the indicator code (指标代码) is missing; copy it from the template",
+        )
         return None
     spec = catalogue.indicators.get(code)
     if spec is not None:
@@ -361,14 +396,21 @@ def _indicator(row: _Row, raw: object, catalogue: Catalogue) -> IndicatorSpec | 
         if by_name
         else "use a code from the template (指标代码)"
     )
-    row.error("indicator", raw, f"no indicator with code {code!r}; {hint}")
+    hint_zh = f"这是 {by_name} 的名称，请填写代码 {by_name}" if by_name else "请使用模板中的指标代码"
+    row.error(
+        "indicator", raw, f"不存在代码为 {code!r} 的指标，{hint_zh}。no indicator with code {code!r}; {hint}"
+    )
     return None
 
 
 def _division(row: _Row, raw: object, catalogue: Catalogue) -> Node | None:
     code = _text(raw)
     if not code:
-        row.error("division", raw, "the division code (区划代码) is missing; copy it from the template")
+        row.error(
+            "division",
+            raw,
+            "缺少区划代码，请从模板中复制。the division code (区划代码) is missing; copy it from the template",
+        )
         return None
     node = catalogue.tree.by_code.get(code)
     if node is not None:
@@ -376,14 +418,19 @@ def _division(row: _Row, raw: object, catalogue: Catalogue) -> Node | None:
     named = catalogue.division_names.get(code, [])
     if len(named) == 1:
         hint = f"that is the name of {named[0].code}; write the code {named[0].code}"
+        hint_zh = f"这是 {named[0].code} 的名称，请填写代码 {named[0].code}"
     elif named:
         hint = f"several divisions are called {code}: {', '.join(n.code for n in named[:5])}; write the code"
+        hint_zh = f"有多个区划名为 {code}（{', '.join(n.code for n in named[:5])}），请填写代码"
     else:
+        hint_zh = "请从模板中复制区划代码（区（市）县为 6 位，街道（镇）为 9 位，社区（村）为 12 位）"
         hint = (
             "copy the code from the template (区划代码: 6 digits for a district, 9 for a street or town, "
             "12 for a community)"
         )
-    row.error("division", raw, f"no division with code {code!r}; {hint}")
+    row.error(
+        "division", raw, f"不存在代码为 {code!r} 的区划，{hint_zh}。no division with code {code!r}; {hint}"
+    )
     return None
 
 
@@ -399,28 +446,45 @@ def _ratio(
     if not spec.ratio:
         for name, number in (("numerator", numerator), ("denominator", denominator)):
             if number is not None:
-                row.error(name, cell(raw_row, name), f"{spec.code} is not a ratio; leave 分子 and 分母 empty")
+                row.error(
+                    name,
+                    cell(raw_row, name),
+                    f"{spec.code} 不是比值类指标，请将分子和分母留空。"
+                    f"{spec.code} is not a ratio; leave 分子 and 分母 empty",
+                )
         return value
     if numerator is None or denominator is None:
         if row.failed:
             return value
         missing = "分子 (numerator)" if numerator is None else "分母 (denominator)"
+        missing_zh = "分子" if numerator is None else "分母"
         row.error(
             "numerator" if numerator is None else "denominator",
             "",
+            f"{spec.code} 是比值类指标，须同时填写分子和分母，以便跨区划汇总（Σ分子/Σ分母）；"
+            f"现缺少{missing_zh}，请补填。"
             f"{spec.code} is a ratio: give both 分子 and 分母 so it adds up across divisions "
             f"(Σ分子/Σ分母); {missing} is missing",
         )
         return value
     if numerator < 0:
-        row.error("numerator", cell(raw_row, "numerator"), "the numerator cannot be negative")
+        row.error(
+            "numerator",
+            cell(raw_row, "numerator"),
+            "分子不能为负数，请检查正负号。the numerator cannot be negative",
+        )
     if denominator <= 0:
-        row.error("denominator", cell(raw_row, "denominator"), "the denominator must be greater than 0")
+        row.error(
+            "denominator",
+            cell(raw_row, "denominator"),
+            "分母必须大于 0，请检查分母。the denominator must be greater than 0",
+        )
         return value
     if spec.share and numerator > denominator:
         row.error(
             "numerator",
             cell(raw_row, "numerator"),
+            f"分子（{numerator:g}）大于分母（{denominator:g}），占比不能超过 100%，请检查。"
             f"the numerator ({numerator:g}) exceeds the denominator ({denominator:g}); a share cannot pass 100 %",
         )
     computed = numerator / denominator * spec.factor
@@ -430,6 +494,8 @@ def _ratio(
         row.error(
             "value",
             cell(raw_row, "value"),
+            f"数值 {value:g} 与 分子/分母 × {spec.factor:g} = {computed:.4g} 不符，请更正其中一项，"
+            "或将数值留空由系统计算。"
             f"the value {value:g} does not match 分子/分母 × {spec.factor:g} = {computed:.4g}; correct one of "
             "them, or leave 数值 empty to have it computed",
         )

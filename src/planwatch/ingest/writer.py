@@ -96,7 +96,11 @@ class CellsLockedError(LockedError):
         first_change, first = closed[0]
         where = f"{first_change.indicator_code} / {first_change.division_code} / {first_change.period}"
         more = f" (and {len(closed) - 1} more)" if len(closed) > 1 else ""
-        super().__init__(f"{where}: {first.message}{more}; nothing was written", code=first.code)
+        more_zh = f"（另有 {len(closed) - 1} 项）" if len(closed) > 1 else ""
+        super().__init__(
+            f"{where} 已锁定{more_zh}，本次未写入任何数据。{where}: {first.message}{more}; nothing was written",
+            code=first.code,
+        )
 
 
 _EXISTING = (
