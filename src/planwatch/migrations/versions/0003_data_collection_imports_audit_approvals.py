@@ -256,7 +256,6 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_data_value_audit")),
-        sa.UniqueConstraint("hash", name=op.f("uq_data_value_audit_hash")),
         sqlite_autoincrement=True,
     )
     with op.batch_alter_table("data_value_audit", schema=None) as batch_op:
