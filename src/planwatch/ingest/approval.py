@@ -157,15 +157,8 @@ def transition(
     if unit.kind is ApprovalUnitKind.division and unit.parent_id is None and action == "approve":
         from_states = {ApprovalState.draft, ApprovalState.submitted}  # the top level signs off itself
     if not may(principal, unit):
-        record(
-            session,
-            principal.actor,
-            f"approval.{action}",
-            now=now,
-            object_type="approval",
-            object_id=f"{unit.key}/{year}",
-            result="denied",
-        )
+        # the refusal is logged by the adapter (access.denied) in a transaction of its own: a row
+        # written here would be rolled back with the request
         raise OutOfScopeError(
             f"您无权{_ACTION_ZH[action]} {unit.name}（{unit.code}）{year} 年数据，该单位不在您的权限范围内。"
             f"you cannot {action} {unit.name} ({unit.code}) {year} (不在您的权限范围内)"
