@@ -3,10 +3,11 @@ and verifying the data audit chain. Web routes and CLI commands call these and n
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from planwatch.accounts.policy import Operation
 from planwatch.accounts.principal import Principal
-from planwatch.audit.chain import GENESIS, head, link, lock
+from planwatch.audit.chain import GENESIS, canonical_rows, head, link_text, lock
 from planwatch.audit.security_log import record
 from planwatch.clock import as_utc
 from planwatch.config import Settings
@@ -24,7 +25,7 @@ from planwatch.ingest.quality import warnings_for
 from planwatch.ingest.readers import RawRow, Table, read_table
 from planwatch.ingest.report import CellProblem
 from planwatch.ingest.validate import Catalogue, Validated, validate_table
-from planwatch.ingest.writer import CHAIN, CellsLockedError, ValueChange, Writer, audit_content, write_values
+from planwatch.ingest.writer import CHAIN, CellsLockedError, ValueChange, Writer, write_values
 from planwatch.models import (
     AuditChainHead,
     DataValue,
@@ -561,22 +562,54 @@ class ChainCheck:
     message: str
 
 
+_COVERED = (
+    "at", "action", "indicator_id", "division_id", "period", "indicator_code", "division_code",
+    "old_value", "old_numerator", "old_denominator", "old_comment",
+    "new_value", "new_numerator", "new_denominator", "new_comment",
+    "source", "actor", "channel", "import_id", "forced", "request_id",
+)  # fmt: skip
+"""What each audit row's hash covers (``writer.audit_content``), in a fixed order."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return as_utc(value).astimezone(UTC).isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
 def verify_data_audit(session: Session) -> ChainCheck:
     """Recompute the data audit chain: every row must follow the one before, the last must be the
-    chain's head, and the number of rows must match the number ever appended."""
+    chain's head, and the number of rows must match the number ever appended.
+
+    Reads plain columns in id order and builds each row's canonical text without an object or a
+    dict per row (``chain.canonical_rows``, the same text as ``writer.audit_content``)."""
+    table = DataValueAudit.__table__
+    columns = [table.c[name] for name in _COVERED]
+    query = select(table.c.id, table.c.prev_hash, table.c.hash, *columns).order_by(table.c.id)
     prev = GENESIS
     checked = 0
-    for audit in session.scalars(select(DataValueAudit).order_by(DataValueAudit.id)).yield_per(5000):
-        if audit.prev_hash != prev:
-            return ChainCheck(
-                checked,
-                audit.id,
-                f"row {audit.id}: prev_hash does not match the row before it (rows removed or inserted)",
-            )
-        if link(audit.prev_hash, audit_content(audit)) != audit.hash:
-            return ChainCheck(checked, audit.id, f"row {audit.id}: content does not match its hash (changed)")
-        prev = audit.hash
-        checked += 1
+    result = session.execute(query.execution_options(yield_per=10_000))
+    try:
+        broken = None
+        for batch in result.partitions():
+            texts = canonical_rows(_COVERED, ([_plain(v) for v in row[3:]] for row in batch))
+            for row, text in zip(batch, texts, strict=True):
+                audit_id, prev_hash, stored = row[0], row[1], row[2]
+                if prev_hash != prev:
+                    broken = (
+                        audit_id,
+                        "prev_hash does not match the row before it (rows removed or inserted)",
+                    )
+                elif link_text(prev_hash, text) != stored:
+                    broken = (audit_id, "content does not match its hash (changed)")
+                if broken is not None:
+                    return ChainCheck(checked, broken[0], f"row {broken[0]}: {broken[1]}")
+                prev = stored
+                checked += 1
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL: closed also when stopping early
     if prev != head(session, CHAIN):
         return ChainCheck(checked, -1, "the newest rows are missing: the last row is not the chain's head")
     appended = session.scalar(select(AuditChainHead.count).where(AuditChainHead.chain == CHAIN)) or 0
