@@ -100,6 +100,7 @@ def rule_violations(
                         node.code,
                         node.name_zh,
                         period,
+                        f"未通过校验规则 {rule.code}「{rule.name_zh}」（{shown}），请核对（仅为提示，不影响导入）。"
                         f"validation rule {rule.code} ({rule.name_zh}) fails: {rule.left} {rule.operator} "
                         f"{rule.right} is {shown}{advice}",
                     )
@@ -146,14 +147,16 @@ def outlier_violations(
         if node is None or (only is not None and (division_id, period, code) not in only):
             continue
         value = float(numbers[i])
-        reasons = []
+        reasons: list[str] = []
+        reasons_zh: list[str] = []
         if abs(history[i]) > threshold:
             own = [v for p, v in series[(division_id, code, len(period))] if p != period]
-            reasons.append(
-                f"its own other periods (median {float(np.median(own)):g}, modified z = {history[i]:.1f})"
-            )
+            median = float(np.median(own))
+            reasons.append(f"its own other periods (median {median:g}, modified z = {history[i]:.1f})")
+            reasons_zh.append(f"本单位其他期数据（中位数 {median:g}）")
         if abs(siblings[i]) > threshold:
             reasons.append(f"the other units under the same parent (modified z = {siblings[i]:.1f})")
+            reasons_zh.append("同级其他单位的数据")
         found.append(
             Violation(
                 "outlier",
@@ -162,8 +165,9 @@ def outlier_violations(
                 node.code,
                 node.name_zh,
                 period,
-                f"{code} = {value:g} is far from {' and from '.join(reasons)}; check it is right and in the "
-                "right unit (a warning: nothing is refused)",
+                f"{code} = {value:g} 明显偏离{'和'.join(reasons_zh)}，疑似异常值，请核对数值和单位"
+                f"（仅为提示，不影响导入）。{code} = {value:g} is far from {' and from '.join(reasons)}; check "
+                "it is right and in the right unit (a warning: nothing is refused)",
             )
         )
     return found
