@@ -29,6 +29,12 @@ class DivisionTree:
         for node in self.nodes.values():
             self.children[node.parent_id].append(node.id)
 
+    @property
+    def root(self) -> Node | None:
+        """The top of the tree (the city), or None for an empty tree."""
+        tops = self.children.get(None, [])
+        return self.nodes[tops[0]] if tops else None
+
     def descendants(self, division_id: int, *, level: DivisionLevel | None = None) -> list[Node]:
         """All units below ``division_id`` (not itself), optionally only those at ``level``."""
         out: list[Node] = []

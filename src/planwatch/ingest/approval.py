@@ -21,8 +21,8 @@ from planwatch.accounts.principal import Principal
 from planwatch.audit.chain import lock
 from planwatch.audit.security_log import record
 from planwatch.divisions.service import division_tree
-from planwatch.divisions.tree import Node
 from planwatch.errors import ConflictError, InvalidValueError, NotFoundError, OutOfScopeError
+from planwatch.ingest.locks import covering_units
 from planwatch.ingest.writer import CHAIN
 from planwatch.models import Approval, DataValue, Department, Indicator
 from planwatch.models.enums import ApprovalState, ApprovalUnitKind, DivisionLevel, ValueSource, ValueStatus
@@ -68,12 +68,8 @@ def find_unit(session: Session, kind: ApprovalUnitKind, code: str) -> Unit:
     department = session.scalar(select(Department).where(Department.code == code))
     if department is None:
         raise NotFoundError(f"不存在代码为 {code!r} 的部门，请检查部门代码。no department with code {code!r}")
-    root = _root(tree.nodes.values())
+    root = tree.root
     return Unit(kind, department.id, department.code, department.name_zh, root.id if root else None)
-
-
-def _root(nodes: object) -> Node | None:
-    return next((n for n in nodes if n.parent_id is None), None)  # type: ignore[attr-defined]
 
 
 def unit_status(session: Session, unit: Unit, year: int) -> UnitStatus:
@@ -247,10 +243,7 @@ def refresh_value_status(session: Session, year: int) -> int:
     changes: list[dict[str, object]] = []
     for row in rows:
         best = ApprovalState.draft
-        covering = [(ApprovalUnitKind.division, n.id) for n in tree.path(row.division_id)]
-        if row.source_department_id is not None:
-            covering.append((ApprovalUnitKind.department, row.source_department_id))
-        for key in covering:
+        for key in covering_units(tree, row.division_id, row.source_department_id):
             state = states.get(key, ApprovalState.draft)
             if rank[state] > rank[best]:
                 best = state
@@ -264,7 +257,7 @@ def refresh_value_status(session: Session, year: int) -> int:
 def list_units(session: Session, year: int, *, principal: Principal) -> list[UnitStatus]:
     """Every approval unit the principal may act on or see, with its state for ``year``."""
     tree = division_tree(session)
-    root = _root(tree.nodes.values())
+    root = tree.root
     if root is None:
         return []
     city = Unit(ApprovalUnitKind.division, root.id, root.code, root.name_zh, None)
@@ -283,7 +276,7 @@ def list_units(session: Session, year: int, *, principal: Principal) -> list[Uni
 def reporting_units(session: Session, *, principal: Principal) -> list[Unit]:
     """The units whose data the principal reports (the choices of a template or an upload)."""
     tree = division_tree(session)
-    root = _root(tree.nodes.values())
+    root = tree.root
     if root is None:
         return []
     city = Unit(ApprovalUnitKind.division, root.id, root.code, root.name_zh, None)

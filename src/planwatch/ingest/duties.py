@@ -32,10 +32,6 @@ class Duty:
     rows: list[TemplateRow]
 
 
-def _root(nodes: dict[int, Node]) -> Node:
-    return next(n for n in nodes.values() if n.parent_id is None)
-
-
 def duties(
     session: Session,
     *,
@@ -66,7 +62,9 @@ def duties(
                 f"不存在代码为 {department!r} 的部门，请检查部门代码。no department with code {department!r}"
             )
         indicators = indicators.where(Indicator.source_department_id == dept.id)
-        scope = _root(tree.nodes)
+        if tree.root is None:
+            raise NotFoundError("no divisions are loaded; run `planwatch init` first")
+        scope = tree.root
         title = f"{dept.name_zh} {year} 年数据填报模板"
         stem = f"{dept.code}-{year}"
     else:

@@ -17,7 +17,7 @@ from planwatch.accounts.principal import Principal
 from planwatch.audit.security_log import record
 from planwatch.clock import as_utc
 from planwatch.errors import InvalidValueError, NotFoundError
-from planwatch.ingest.periods import PeriodError, normalise_period
+from planwatch.ingest.periods import normalise_period
 from planwatch.ingest.service import resolve_key
 from planwatch.models import LockException
 
@@ -48,10 +48,7 @@ def grant(
             f"区划代码 {division!r} 不存在或不在您的权限范围内，请检查代码。"
             f"no division with code {division!r} (不存在或不在您的权限范围内)"
         )
-    try:
-        period = normalise_period(period, indicator_row.frequency)
-    except PeriodError as exc:
-        raise InvalidValueError(exc.message) from exc
+    period = normalise_period(period, indicator_row.frequency)
     exception = LockException(
         indicator_id=indicator_row.id,
         division_id=division_row.id,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from planwatch.clock import as_utc
 from planwatch.divisions.service import division_tree
+from planwatch.divisions.tree import DivisionTree
 from planwatch.ingest.periods import period_bounds
 from planwatch.models import Approval, Department, Indicator, LockException
 from planwatch.models.enums import ApprovalState, ApprovalUnitKind
@@ -57,6 +58,17 @@ class CellVerdict:
 def _deadline(end_day: datetime, days: int) -> datetime:
     """Entry closes at the end of the ``days``-th day after the period's last day."""
     return end_day + timedelta(days=days + 1)
+
+
+def covering_units(
+    tree: DivisionTree, division_id: int, department_id: int | None
+) -> list[tuple[ApprovalUnitKind, int]]:
+    """The approval units a value of ``division_id`` reported by ``department_id`` falls under,
+    nearest first: its division and every division above it, then the reporting department."""
+    units = [(ApprovalUnitKind.division, node.id) for node in reversed(tree.path(division_id))]
+    if department_id is not None:
+        units.append((ApprovalUnitKind.department, department_id))
+    return units
 
 
 def closed_cells(
@@ -102,22 +114,16 @@ def closed_cells(
     by_window: dict[tuple[str, int | None, str], Closed | None] = {}
 
     def approval_verdict(division_id: int, department_id: int | None, year: int) -> Closed | None:
-        units: list[tuple[ApprovalUnitKind, int | None, str, str]] = [
-            (
-                ApprovalUnitKind.division,
-                node.id,
-                f"{node.name_zh} ({node.code})",
-                f"{node.name_zh}（{node.code}）",
-            )
-            for node in reversed(tree.path(division_id))
-        ]
-        if department_id is not None:
-            code = departments.get(department_id, ("?", None))[0]
-            units.append((ApprovalUnitKind.department, department_id, f"department {code}", f"部门 {code}"))
-        for kind, unit_id, label, label_zh in units:
+        for kind, unit_id in covering_units(tree, division_id, department_id):
             approval = approvals.get((kind, unit_id, year))
             if approval is None:
                 continue
+            if kind is ApprovalUnitKind.division:
+                node = tree.nodes[unit_id]
+                label, label_zh = f"{node.name_zh} ({node.code})", f"{node.name_zh}（{node.code}）"
+            else:
+                code = departments.get(unit_id, ("?", None))[0]
+                label, label_zh = f"department {code}", f"部门 {code}"
             if approval.state is ApprovalState.approved:
                 return Closed(
                     APPROVED,

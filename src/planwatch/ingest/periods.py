@@ -6,6 +6,7 @@ import calendar
 import re
 from datetime import date, datetime
 
+from planwatch.errors import InvalidValueError
 from planwatch.models.enums import Frequency
 
 _ANNUAL = re.compile(r"^(\d{4})$")
@@ -14,10 +15,9 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 EXAMPLES = {Frequency.annual: "2025", Frequency.quarterly: "2025Q2", Frequency.monthly: "2025-05"}
 
 
-class PeriodError(ValueError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class PeriodError(InvalidValueError, ValueError):
+    """A period that does not fit the indicator's frequency: a row problem in a file, a 422 when
+    it reaches an adapter."""
 
 
 def normalise_period(raw: object, frequency: Frequency) -> str:

@@ -19,8 +19,9 @@ from planwatch.audit.chain import GENESIS, canonical_rows, head, link_text, lock
 from planwatch.audit.security_log import record
 from planwatch.clock import as_utc
 from planwatch.config import Settings
-from planwatch.errors import ImportFileError, InvalidValueError, NotFoundError
-from planwatch.ingest.periods import PeriodError, normalise_period
+from planwatch.divisions.service import division_tree
+from planwatch.errors import ImportFileError, NotFoundError
+from planwatch.ingest.periods import normalise_period
 from planwatch.ingest.quality import warnings_for
 from planwatch.ingest.readers import RawRow, Table, read_table
 from planwatch.ingest.report import CellProblem
@@ -286,10 +287,8 @@ def get_import(session: Session, import_id: int, *, principal: Principal) -> Imp
     """An import record: its sender, or a planner over the whole city, may read it (a file may hold
     any division's values, so a district's planner reads only their own imports)."""
     row = session.get(Import, import_id)
-    roots = session.scalars(
-        select(Division.id).where(Division.parent_id.is_(None), Division.valid_to.is_(None))
-    )
-    everywhere = principal.can(Operation.data_approve) and all(root in principal.view for root in roots)
+    root = division_tree(session).root
+    everywhere = principal.can(Operation.data_approve) and root is not None and root.id in principal.view
     if row is None or not (row.actor == principal.username or everywhere):
         raise NotFoundError(
             f"导入记录 {import_id} 不存在或不在您的权限范围内。no import {import_id} (不存在或不在您的权限范围内)"
@@ -399,10 +398,9 @@ def get_value(
     indicator_row, division_row = resolve_key(session, indicator, division)
     if not principal.can_view(division_row.id):
         raise NotFoundError("该数值不存在或不在您的权限范围内。no such value (不存在或不在您的权限范围内)")
-    try:  # read with the spellings a write accepts (2025年, 2025-Q2, …)
-        period = normalise_period(period, indicator_row.frequency)
-    except PeriodError as exc:
-        raise InvalidValueError(exc.message) from exc
+    period = normalise_period(
+        period, indicator_row.frequency
+    )  # the spellings a write accepts (2025年, 2025-Q2, …)
     row = session.scalar(
         select(DataValue).where(
             DataValue.indicator_id == indicator_row.id,
@@ -497,10 +495,7 @@ def delete_value(
     indicator_row, division_row = resolve_key(session, indicator, division)
     if not principal.may_report(division_row.id, indicator_row.source_department_id):
         raise NotFoundError("该数值不存在或不在您的权限范围内。no such value (不存在或不在您的权限范围内)")
-    try:
-        period = normalise_period(period, indicator_row.frequency)
-    except PeriodError as exc:
-        raise InvalidValueError(exc.message) from exc
+    period = normalise_period(period, indicator_row.frequency)
     change = ValueChange(
         indicator_row.id, indicator_row.code, division_row.id, division_row.code, period, delete=True
     )
@@ -548,10 +543,7 @@ def value_history(
     if not principal.can_view(division_row.id):
         raise NotFoundError("该数值不存在或不在您的权限范围内。no such value (不存在或不在您的权限范围内)")
     if period:
-        try:
-            period = normalise_period(period, indicator_row.frequency)
-        except PeriodError as exc:
-            raise InvalidValueError(exc.message) from exc
+        period = normalise_period(period, indicator_row.frequency)
     return history(session, indicator=indicator, division=division, period=period or None)
 
 

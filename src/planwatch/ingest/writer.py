@@ -197,8 +197,7 @@ def write_values(
     every approval committed before it. Raises ``CellsLockedError`` when any key it would change is
     closed (approved, submitted, past its entry deadline); simulated demo values are the one source that
     is not subject to the reporting calendar (it leaves submitted and approved values alone), and
-    they never overwrite reported values. With
-    ``dry_run`` everything is checked and counted but nothing is written. ``open_import`` is called
+    they never overwrite reported values. With ``dry_run`` everything is checked and counted but nothing is written. ``open_import`` is called
     once, only when something is about to change, and returns the id of the import to audit the
     changes under (so an import that changes nothing leaves no record).
     """
@@ -214,25 +213,23 @@ def write_values(
     simulated = writer.source is ValueSource.simulated
     forced: set[tuple[int, int, str]] = set()
     existing = _existing(session, changes)
+    # a key given with the value it already has is no write: a pre-filled template whose other rows
+    # are closed (approved, past the deadline) still goes through for the rows it changes
+    writing = [c for c in changes if not _unchanged(c, existing.get(c.key), writer)]
+    result.unchanged = len(changes) - len(writing)
+    cells = [Cell(*c.key) for c in writing]
+    verdicts = closed_cells(session, cells, now=now, default_expiry_days=default_expiry_days)
     if simulated:
         # the demo simulator keeps to approval (approved data is approved data) but not to the
         # reporting calendar: it fills past years that are closed to reporters
-        writing = [c for c in changes if not _unchanged(c, existing.get(c.key), writer)]
-        cells = [Cell(*c.key) for c in writing]
-        verdicts = closed_cells(session, cells, now=now, default_expiry_days=default_expiry_days)
         held = {
             c.key
             for c, cell in zip(writing, cells, strict=True)
             if (closed := verdicts[cell].closed) is not None and closed.code in {APPROVED, SUBMITTED}
         }
         result.kept_locked = len(held)
-        changes = [c for c in changes if c.key not in held]
+        writing = [c for c in writing if c.key not in held]
     else:
-        # a key given with the value it already has is no write: a pre-filled template whose other
-        # rows are closed (approved, past the deadline) still goes through for the rows it changes
-        writing = [c for c in changes if not _unchanged(c, existing.get(c.key), writer)]
-        cells = [Cell(*c.key) for c in writing]
-        verdicts = closed_cells(session, cells, now=now, default_expiry_days=default_expiry_days)
         blocked = []
         for change, cell in zip(writing, cells, strict=True):
             verdict = verdicts[cell]
@@ -246,7 +243,7 @@ def write_values(
     inserts: list[tuple[Any, ...]] = []  # _INSERTED columns
     updates: list[dict[str, Any]] = []
     audits: list[tuple[Any, ...]] = []  # _AUDITED columns
-    for change in changes:
+    for change in writing:  # every one of them changes its row
         old: Any = existing.get(change.key)  # a Row, or None
         new: tuple[Any, ...]
         alive = old is not None and not old.deleted
@@ -256,22 +253,12 @@ def write_values(
         # KEEP keeps the comment of a live value; a deleted value's comment went with it
         new_comment = (old.comment if alive else None) if change.comment is KEEP else change.comment
         if change.delete:
-            if not alive:
-                result.unchanged += 1
-                continue
             action = AuditAction.delete
             new = (None, None, None, None)
             updates.append({"id": old.id, "deleted": True, "recorded_by": writer.actor, "recorded_at": now})
             result.deleted += 1
         else:
             new = (_float(change.value), _float(change.numerator), _float(change.denominator), new_comment)
-            if (
-                alive
-                and (old.value, old.numerator, old.denominator, old.comment) == new
-                and (old.source is writer.source)
-            ):
-                result.unchanged += 1
-                continue
             action = AuditAction.update if alive else AuditAction.create
             if old is None:
                 inserts.append(
