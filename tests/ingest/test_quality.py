@@ -72,3 +72,19 @@ def test_check_year_is_limited_to_the_view_scope(db: Session, settings: Settings
     assert {v.division_code for v in seen} == {JINJIANG}
     everyone = check_year(db, 2025, threshold=settings.outlier_threshold)
     assert {v.division_code for v in everyone if v.kind == "rule"} == {JINJIANG, QINGYANG}
+
+
+def test_an_import_is_not_warned_about_rules_on_other_indicators(db: Session, settings: Settings) -> None:
+    _import(
+        db,
+        [
+            ("criminal_cases", JINJIANG, "2025", 900, "", "", "起"),
+            ("crime_alerts", JINJIANG, "2025", 300, "", "", "起"),  # breaks CD14-R01
+        ],
+        settings,
+    )
+    report = _import(db, district_rows(), settings)  # beds: no rule mentions them
+    assert not [w for w in report["warnings"] if "CD14-R01" in str(w["message"])]  # type: ignore[union-attr]
+    assert [
+        v.code for v in check_year(db, 2025, threshold=settings.outlier_threshold) if v.kind == "rule"
+    ] == ["CD14-R01"]  # it is still there for whoever checks the year

@@ -38,7 +38,7 @@ class Violation:
     message: str
 
 
-MIN_N = 5
+SAMPLE_MIN = 5
 """Fewest other values a sample needs before a value is judged against it. Small samples flag
 ordinary data often (measured on normal data, excluding the value: 14 % at 5 values, 4.5 % at 10,
 1.2 % at 20), which is one more reason the check only warns."""
@@ -47,13 +47,17 @@ Values = dict[tuple[int, str], dict[str, float]]
 """(division id, period) → indicator code → value."""
 
 
-def _values(session: Session, years: Iterable[int]) -> Values:
+def _values(session: Session, years: Iterable[int], codes: set[str] | None = None) -> Values:
+    """Stored values of ``years`` (of the indicators ``codes`` only, if given)."""
     out: Values = defaultdict(dict)
-    rows = session.execute(
+    query = (
         select(DataValue.division_id, DataValue.period, DataValue.value, Indicator.code)
         .join(Indicator, Indicator.id == DataValue.indicator_id)
         .where(DataValue.year.in_(list(years)), DataValue.deleted.is_(False), DataValue.value.is_not(None))
     )
+    if codes is not None:
+        query = query.where(Indicator.code.in_(codes))
+    rows = session.execute(query)
     for division_id, period, value, code in rows:
         if value is not None:
             out[(division_id, period)][code] = value
@@ -68,7 +72,11 @@ def _overlay(values: Values, changes: Iterable[ValueChange]) -> Values:
 
 
 def rule_violations(
-    session: Session, values: Values, *, only: set[tuple[int, str]] | None = None
+    session: Session,
+    values: Values,
+    *,
+    only: set[tuple[int, str]] | None = None,
+    touching: set[str] | None = None,
 ) -> list[Violation]:
     """Every failing rule per (division, period) at the rule's levels (optionally only the keys
     in ``only``)."""
@@ -78,6 +86,8 @@ def rule_violations(
         left, right = parse_expression(rule.left), parse_expression(rule.right)
         levels = {DivisionLevel(level) for level in rule.levels}
         refs = left.refs | right.refs
+        if touching is not None and refs.isdisjoint(touching):
+            continue  # about other indicators than the ones being written
         for (division_id, period), by_code in values.items():
             if refs.isdisjoint(by_code) and rule.missing != "never_skip":
                 continue  # none of its values: skipped, or for pairs passed
@@ -132,8 +142,12 @@ def outlier_violations(
     frame["parent"] = frame["division"].map(parents).fillna(-2).astype(int)
     frame["kind"] = frame["period"].str.len()  # 2025, 2025Q2, 2025-05: compare like with like
     numbers = frame["value"].to_numpy(dtype=float)
-    history = outliers_many(numbers, frame[["division", "code", "kind"]].to_numpy(dtype=object), min_n=MIN_N)
-    siblings = outliers_many(numbers, frame[["parent", "period", "code"]].to_numpy(dtype=object), min_n=MIN_N)
+    history = outliers_many(
+        numbers, frame[["division", "code", "kind"]].to_numpy(dtype=object), min_n=SAMPLE_MIN
+    )
+    siblings = outliers_many(
+        numbers, frame[["parent", "period", "code"]].to_numpy(dtype=object), min_n=SAMPLE_MIN
+    )
     with np.errstate(invalid="ignore"):
         flagged = np.flatnonzero((np.abs(history) > threshold) | (np.abs(siblings) > threshold))
     found: list[Violation] = []
@@ -192,13 +206,19 @@ def warnings_for(session: Session, changes: list[ValueChange], *, threshold: flo
         return []
     tree = division_tree(session)
     years = {int(c.period[:4]) for c in changes}
-    values = _overlay(_values(session, range(min(years) - 10, max(years) + 11)), changes)
+    written = {c.indicator_code for c in changes}
+    codes = set(written)
+    for rule in session.scalars(select(ValidationRule)):  # rules on these indicators need their partners
+        refs = parse_expression(rule.left).refs | parse_expression(rule.right).refs
+        if not refs.isdisjoint(written):
+            codes |= refs
+    values = _overlay(_values(session, range(min(years) - 10, max(years) + 11), codes), changes)
     rows_by_key = {(c.division_id, c.period, c.indicator_code): c for c in changes}
     first: dict[tuple[int, str], ValueChange] = {}
     for change in changes:
         first.setdefault((change.division_id, change.period), change)
     out: list[CellProblem] = []
-    for v in rule_violations(session, values, only=set(first)):
+    for v in rule_violations(session, values, only=set(first), touching=written):
         change = first[(tree.by_code[v.division_code].id, v.period)]
         out.append(CellProblem(change.row or 0, None, "", v.message, "warning"))
     for v in outlier_violations(session, values, threshold=threshold, only=set(rows_by_key)):

@@ -102,8 +102,7 @@ def _store_file(session: Session, data: bytes, digest: str) -> None:
         session.flush()
 
 
-def _locked_problems(exc: CellsLockedError, table: Table | None) -> list[CellProblem]:
-    del table
+def _locked_problems(exc: CellsLockedError) -> list[CellProblem]:
     return [
         CellProblem(change.row or 0, "period", change.period, closed.message) for change, closed in exc.closed
     ]
@@ -174,7 +173,7 @@ def import_file(
                 open_import=None if dry_run else open_import,
             )
         except CellsLockedError as exc:
-            report.errors = _locked_problems(exc, report.table)
+            report.errors = _locked_problems(exc)
         else:
             report.inserted, report.updated, report.unchanged = (
                 result.inserted,
