@@ -10,6 +10,7 @@ Every transition is recorded in the security log and refreshes the status of the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -125,6 +126,30 @@ def _may_approve(principal: Principal, unit: Unit) -> bool:
 
 
 ACTIONS = ("submit", "withdraw", "approve", "unapprove")
+
+_Check = Callable[[Principal, Unit], bool]
+
+
+def _may_withdraw(principal: Principal, unit: Unit) -> bool:
+    return _may_report_for(principal, unit) or _may_approve(principal, unit)
+
+
+_STEPS: dict[str, tuple[_Check, frozenset[ApprovalState], ApprovalState]] = {
+    "submit": (_may_report_for, frozenset({ApprovalState.draft}), ApprovalState.submitted),
+    "withdraw": (_may_withdraw, frozenset({ApprovalState.submitted}), ApprovalState.draft),
+    "approve": (_may_approve, frozenset({ApprovalState.submitted}), ApprovalState.approved),
+    "unapprove": (_may_approve, frozenset({ApprovalState.approved}), ApprovalState.draft),
+}
+"""The state machine: who may take each step, from which states, to which state."""
+
+
+def _step(unit: Unit, action: str) -> tuple[_Check, frozenset[ApprovalState], ApprovalState]:
+    may, from_states, to_state = _STEPS[action]
+    if action == "approve" and unit.kind is ApprovalUnitKind.division and unit.parent_id is None:
+        from_states = frozenset({ApprovalState.draft, ApprovalState.submitted})  # the top signs off itself
+    return may, from_states, to_state
+
+
 _ACTION_ZH = {"submit": "上报", "withdraw": "撤回", "approve": "审核", "unapprove": "撤销审核"}
 
 
@@ -139,19 +164,7 @@ def transition(
         )
     lock(session, CHAIN)  # no value write can interleave with the state change
     current = unit_status(session, unit, year).state
-    allowed = {
-        "submit": (_may_report_for, {ApprovalState.draft}, ApprovalState.submitted),
-        "withdraw": (
-            lambda p, u: _may_report_for(p, u) or _may_approve(p, u),
-            {ApprovalState.submitted},
-            ApprovalState.draft,
-        ),
-        "approve": (_may_approve, {ApprovalState.submitted}, ApprovalState.approved),
-        "unapprove": (_may_approve, {ApprovalState.approved}, ApprovalState.draft),
-    }
-    may, from_states, to_state = allowed[action]
-    if unit.kind is ApprovalUnitKind.division and unit.parent_id is None and action == "approve":
-        from_states = {ApprovalState.draft, ApprovalState.submitted}  # the top level signs off itself
+    may, from_states, to_state = _step(unit, action)
     if not may(principal, unit):
         # the refusal is logged by the adapter (access.denied) in a transaction of its own: a row
         # written here would be rolled back with the request
@@ -286,13 +299,8 @@ def reporting_units(session: Session, *, principal: Principal) -> list[Unit]:
 def available_actions(status: UnitStatus, *, principal: Principal) -> list[str]:
     """The actions the principal may take on a unit's year in its current state (the buttons of a
     page); ``transition`` checks again, including the units below and above."""
-    unit, state = status.unit, status.state
-    reporter, approver = _may_report_for(principal, unit), _may_approve(principal, unit)
-    top = unit.kind is ApprovalUnitKind.division and unit.parent_id is None
-    possible = {
-        "submit": reporter and state is ApprovalState.draft,
-        "withdraw": (reporter or approver) and state is ApprovalState.submitted,
-        "approve": approver and (state is ApprovalState.submitted or (top and state is ApprovalState.draft)),
-        "unapprove": approver and state is ApprovalState.approved,
-    }
+    possible = {}
+    for action in ACTIONS:
+        may, from_states, _ = _step(status.unit, action)
+        possible[action] = status.state in from_states and may(principal, status.unit)
     return [action for action in ACTIONS if possible[action]]
