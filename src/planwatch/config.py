@@ -27,6 +27,8 @@ class StatusThresholds(BaseSettings):
     """r at or above this (and below ``ahead``) is ``on_track`` (基本符合预期)."""
     lagging: float = 0.7
     """r at or above this (and below ``on_track``) is ``lagging`` (滞后); below: seriously lagging."""
+    trend_window: int = Field(default=3, ge=1)
+    """A trend target (持续下降) is judged on this many latest year-on-year changes."""
 
     @model_validator(mode="after")
     def _ordered(self) -> StatusThresholds:

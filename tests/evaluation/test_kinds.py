@@ -220,3 +220,140 @@ def test_coverage_names_units_without_data(session: Session, plan: Plan) -> None
     assert result.units_reported == (len(streets) + 1) // 2
     assert result.reason is not None
     assert "not every unit reported" in result.reason.en
+
+
+def test_average_annual_rate_compares_the_achieved_cagr_with_the_required_one(
+    session: Session, plan: Plan
+) -> None:
+    result = evaluate(session, "K-CAGR", {2020: 100, 2023: 121}, 2023)
+    assert result.actual == pytest.approx((1.21 ** (1 / 3) - 1) * 100)  # 6.56 % a year
+    assert result.target == 7
+    assert result.ratio == pytest.approx(6.5602 / 7, abs=1e-4)
+    assert result.status is Status.lagging  # 0.7 <= 0.937 < 0.95
+    assert result.reason is not None
+    # 100 × 1.07^5 = 140.26 needs (140.26 / 121)^(1/2) − 1 = 7.66 % in each of the two years left
+    assert "the remaining 2 years need 7.66 % average annual growth" in result.reason.en
+
+
+def test_average_annual_rate_is_not_achieved_before_the_deadline(session: Session, plan: Plan) -> None:
+    result = evaluate(session, "K-CAGR", {2020: 100, 2023: 125.97}, 2023)
+    assert result.actual == pytest.approx(8.0, abs=1e-3)
+    assert result.status is Status.ahead
+
+
+def test_average_annual_rate_at_the_deadline(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-CAGR", plan_code="KINDS")
+    record(session, target, {2020: 100, 2025: 141})
+    result = evaluate_target(session, target, 2025)
+    assert result.status is Status.achieved  # 7.11 % a year
+    assert result.forecast is None  # the deadline has data: nothing left to forecast
+
+
+def test_average_annual_rate_missed_at_the_deadline(session: Session, plan: Plan) -> None:
+    assert evaluate(session, "K-CAGR", {2020: 100, 2025: 139}, 2025).status is Status.missed  # 6.81 %
+
+
+def test_rate_of_change_follows_the_compounding_path(session: Session, plan: Plan) -> None:
+    result = evaluate(session, "K-CUT", {2020: 1.0, 2023: 0.93}, 2023)
+    assert result.actual == pytest.approx(7.0)  # a 7 % reduction since 2020
+    expected = (1 - 0.865**0.6) * 100  # 8.335 %, not the linear 0.6 × 13.5 = 8.1 %
+    assert result.ratio == pytest.approx(7.0 / expected)
+    assert result.status is Status.lagging  # r = 0.84
+    assert result.reason is not None
+    assert "the compounding path expects 8.33 % by 2023" in result.reason.en
+
+
+def test_rate_of_change_met_early_is_achieved(session: Session, plan: Plan) -> None:
+    assert evaluate(session, "K-CUT", {2020: 1.0, 2023: 0.86}, 2023).status is Status.achieved
+
+
+def test_rate_of_change_without_a_positive_baseline_says_so(session: Session, plan: Plan) -> None:
+    result = evaluate(session, "K-CUT", {2021: 1.0, 2023: 0.9}, 2023)
+    assert result.status is Status.not_evaluable
+    assert result.reason is not None
+    assert "no baseline" in result.reason.en
+
+
+def test_trend_counts_the_latest_year_on_year_changes(session: Session, plan: Plan) -> None:
+    result = evaluate(session, "K-TREND", {2020: 100, 2021: 95, 2022: 97, 2023: 90}, 2023)
+    assert result.ratio == pytest.approx(2 / 3)
+    assert result.status is Status.lagging
+    assert result.reason is not None
+    assert "2 of the last 3 year-on-year changes went down (2021: -5, 2022: +2, 2023: -7)" in result.reason.en
+
+
+def test_trend_falling_every_year_is_on_track_then_achieved(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-TREND", plan_code="KINDS")
+    record(session, target, {2020: 100, 2021: 95, 2022: 91, 2023: 90, 2024: 88, 2025: 80})
+    assert evaluate_target(session, target, 2023).status is Status.on_track
+    assert evaluate_target(session, target, 2025).status is Status.achieved
+
+
+def test_trend_rising_is_seriously_lagging_then_missed(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-TREND", plan_code="KINDS")
+    record(session, target, {2020: 100, 2021: 103, 2022: 104, 2025: 110})
+    assert evaluate_target(session, target, 2022).status is Status.seriously_lagging
+    result = evaluate_target(session, target, 2025)
+    assert result.status is Status.missed  # 2025 has no 2024: the changes that exist are judged
+    assert result.reason is not None
+    assert (
+        "0 of the last 2 year-on-year changes went down (2021: +3, 2022: +1); +10 since" in result.reason.en
+    )
+
+
+def test_trend_needs_two_consecutive_years(session: Session, plan: Plan) -> None:
+    result = evaluate(session, "K-TREND", {2020: 100, 2022: 97}, 2022)
+    assert result.status is Status.not_evaluable
+    assert result.reason is not None
+    assert "two consecutive years" in result.reason.en
+
+
+def test_monthly_values_are_summed_into_the_year_and_an_incomplete_year_is_left_out(
+    session: Session, plan: Plan
+) -> None:
+    target = find_target(session, "K-MONTHLY", plan_code="KINDS")
+    where = division(session, JINJIANG)
+    months = {2020: range(1, 13), 2022: range(1, 13), 2023: range(1, 7)}  # 2023 has only half a year
+    for year, span in months.items():
+        for month in span:
+            session.add(
+                DataValue(
+                    indicator_id=target.indicator_id,
+                    division_id=where.id,
+                    period=f"{year}-{month:02d}",
+                    year=year,
+                    value=100.0 if year == 2020 else 150.0,
+                    source=ValueSource.reported,
+                    status=ValueStatus.approved,
+                    recorded_by="test",
+                )
+            )
+    session.flush()
+    result = evaluate_target(session, target, 2023)
+    assert result.baseline == 1200  # 12 × 100
+    assert result.actual == 1800  # 2022: 12 × 150; 2023's six months are not a year
+    assert result.data_year == 2022
+    assert result.pi == pytest.approx(0.5)
+
+
+def test_forecast_reads_nothing_after_the_evaluation_year(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-INC", plan_code="KINDS")
+    record(session, target, {2020: 100, 2021: 120, 2022: 140, 2023: 160, 2024: 900})
+    result = evaluate_target(session, target, 2023)
+    assert result.forecast is not None
+    assert result.forecast.points == 4  # 2020–2023 (the increase since 2020: 0, 20, 40, 60)
+    assert result.forecast.projected == pytest.approx(100)  # 20 a year reaches 100 in 2025
+    assert result.forecast.lower == pytest.approx(100)  # an exact line: no spread
+    assert result.forecast.probability == 1.0
+    later = evaluate_target(session, target, 2025)  # 2025 has no data yet: 2020–2024 project to it
+    assert later.forecast is not None
+    assert later.forecast.points == 5
+
+
+def test_rate_target_forecasts_the_level_it_implies(session: Session, plan: Plan) -> None:
+    result = evaluate(session, "K-CAGR", {2020: 100, 2021: 105, 2022: 110.25, 2023: 115.7625}, 2023)
+    assert result.forecast is not None
+    assert result.forecast_scale == "value"
+    assert result.forecast.model == "loglinear"
+    assert result.forecast.projected == pytest.approx(100 * 1.05**5)  # 5 % a year, exactly
+    assert result.forecast.probability == 0.0  # 127.6 < 100 × 1.07^5 = 140.3

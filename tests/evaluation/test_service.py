@@ -116,3 +116,17 @@ def test_year_outside_the_plan_is_refused(session: Session, mini_plan: Plan) -> 
 
 def test_latest_data_year_of_a_plan_without_data_is_the_base_year(session: Session, mini_plan: Plan) -> None:
     assert latest_data_year(session, mini_plan) == 2020
+
+
+@pytest.mark.parametrize("year", [2021, 2023, 2025])
+def test_every_not_evaluable_in_the_demo_says_why(session: Session, year: int) -> None:
+    from planwatch.evaluation.service import get_plan
+
+    evaluation = evaluate_plan(session, get_plan(session), year)
+    blind = [t for t in evaluation.targets if t.status is Status.not_evaluable]
+    assert blind, "the demo has incomplete and qualitative targets"
+    for result in blind:
+        assert result.reason is not None, result.code
+        assert result.reason.zh, result.code
+        assert result.reason.en, result.code
+        assert "not evaluated automatically" not in result.reason.en, result.code  # every kind is judged

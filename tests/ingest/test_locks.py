@@ -321,7 +321,7 @@ def test_value_status_follows_approval_and_the_public_sees_approved_values_only(
 ) -> None:
     planner = principal(db)
     assert write(db, settings, OPEN_2025).ok
-    target = db.scalar(select(Target).join(Indicator).where(Indicator.code == BEDS))
+    target = db.scalar(select(Target).join(Target.indicator).where(Indicator.code == BEDS))
     assert target is not None
 
     def state() -> tuple[ValueStatus, float | None]:

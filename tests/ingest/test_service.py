@@ -569,7 +569,7 @@ def test_write_items_and_history(db: Session, settings: Settings) -> None:
 def test_soft_delete_keeps_the_row_and_evaluation_ignores_it(db: Session, settings: Settings) -> None:
     who = principal(db)
     run(db, csv_bytes(district_rows()), settings=settings)
-    target = db.scalar(select(Target).join(Indicator).where(Indicator.code == BEDS))
+    target = db.scalar(select(Target).join(Target.indicator).where(Indicator.code == BEDS))
     assert target is not None
 
     def shown() -> float | None:

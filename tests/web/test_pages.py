@@ -114,6 +114,26 @@ def test_target_page_draws_the_trajectory(visit: Visit, live_server: LiveServer)
     assert visit.errors == []
 
 
+def test_target_page_draws_the_forecast_before_the_deadline(visit: Visit, live_server: LiveServer) -> None:
+    targets = httpx.get(live_server.url + "/api/targets", params={"year": 2024}, timeout=30).json()
+    forecast = next(
+        t
+        for t in targets
+        if t["evaluation"] and (t["evaluation"]["forecast"] or {}).get("scale") == "measure"
+    )
+    page = visit.page
+    page.goto(f"{live_server.url}/targets/{forecast['id']}?year=2024")
+    page.wait_for_selector("#target-chart .main-svg", timeout=20_000)
+    traces = page.locator("#target-chart .scatterlayer .trace").count()
+    assert traces >= 4  # actual, (expected path, target,) forecast line, forecast point with its interval
+    assert "趋势预测" in page.locator("#target-chart").inner_text()
+    text = page.locator("[data-testid=forecast]").inner_text()
+    assert "80%区间" in text
+    assert "到期完成概率" in text
+    shot(visit, "target-forecast")
+    assert visit.errors == []
+
+
 def test_language_switch_to_english_and_back(visit: Visit, live_server: LiveServer) -> None:
     page = visit.page
     page.goto(live_server.url + "/")
@@ -139,3 +159,34 @@ def test_docs_page_loads_nothing_from_outside(visit: Visit, live_server: LiveSer
     visit.page.goto(live_server.url + "/docs")
     assert "/api/targets" in visit.page.content()
     assert visit.outside == []
+
+
+def test_warnings_page_lists_red_first_with_departments_and_units(
+    visit: Visit, live_server: LiveServer
+) -> None:
+    api = httpx.get(live_server.url + "/api/warnings?year=2024", timeout=30).json()
+    assert api["warnings"], "the simulated demo has lagging targets in 2024"
+    page = visit.page
+    page.goto(live_server.url + "/warnings?year=2024")
+    cards = page.locator("[data-testid=warning]")
+    assert cards.count() == len(api["warnings"])
+    assert [cards.nth(i).get_attribute("data-code") for i in range(cards.count())] == [
+        w["code"] for w in api["warnings"]
+    ]
+    levels = [cards.nth(i).get_attribute("data-level") for i in range(cards.count())]
+    assert levels == sorted(levels, key=lambda level: level != "red")  # red first
+    assert "责任单位" in page.locator("[data-testid=department]").first.inner_text()
+    assert page.locator("[data-testid=simulated-banner]").count() == 1
+    assert page.locator("[data-testid=unit-warning]").count() == sum(len(w["units"]) for w in api["warnings"])
+    shot(visit, "warnings")
+    assert visit.outside == []
+    assert visit.errors == []
+
+
+def test_overview_shows_each_section_score(visit: Visit, live_server: LiveServer) -> None:
+    page = visit.page
+    page.goto(live_server.url + "/?year=2024")
+    scores = page.locator(".section-score[data-score]:not([data-score=''])")
+    assert scores.count() > 0
+    assert "评分" in scores.first.inner_text()
+    assert visit.errors == []

@@ -46,6 +46,15 @@ PUBLIC = {
     ("GET", "/api/divisions"),
     ("GET", "/api/divisions/{code}"),
     ("GET", "/api/evaluation"),
+    ("GET", "/api/evaluation-rounds"),
+    ("GET", "/api/warnings"),
+    ("GET", "/warnings"),
+    ("GET", "/api/evaluation-rounds/{round_id}"),
+    ("GET", "/api/evaluation-rounds/{round_id}/diff/{other_id}"),
+    ("GET", "/api/targets/{target_id}/assessments"),
+    ("GET", "/rounds"),
+    ("GET", "/rounds/diff"),
+    ("GET", "/rounds/{round_id}"),
     ("GET", "/api/session"),
     ("GET", "/login"),
     ("POST", "/login"),
@@ -191,6 +200,9 @@ SAMPLES = {
     "exception_id": "999999",
     "year": "2025",
     "action": "submit",
+    # evaluation rounds: ids that match nothing (publishing is swept with an empty body: 422)
+    "round_id": "999999",
+    "other_id": "999999",
 }
 
 

@@ -23,6 +23,8 @@ class Operation(enum.StrEnum):
     """Report indicator values for divisions in the capture scope."""
     data_approve = "data.approve"
     """Approve and un-approve units' data one level down, and reopen closed cells (lock exceptions)."""
+    evaluation_publish = "evaluation.publish"
+    """Publish an evaluation round (年度监测/中期评估/总结评估) and record qualitative assessments."""
     accounts_read = "accounts.read"
     accounts_manage = "accounts.manage"
     """Create, disable and re-enable accounts; reset passwords."""
@@ -42,6 +44,7 @@ POLICY: dict[Role, frozenset[Operation]] = {
             Operation.catalogue_edit,
             Operation.data_write,
             Operation.data_approve,
+            Operation.evaluation_publish,
             Operation.pii_unmask,
         }
     ),

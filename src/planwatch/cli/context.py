@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import pydantic
 import sqlalchemy.exc
@@ -23,6 +23,10 @@ from planwatch.errors import DatabaseNotInitialisedError, PlanwatchError
 
 console = Console()
 err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+YearOption = Annotated[int | None, typer.Option("--year", help="Evaluate with data up to this year.")]
+PlanOption = Annotated[str | None, typer.Option("--plan", help="Plan code (default: the loaded plan).")]
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -1,4 +1,4 @@
-"""``planwatch``: init, demo, targets, evaluate, plans, simulate, serve."""
+"""``planwatch``: init, demo, targets, plans, simulate, serve; the other command groups register here."""
 
 from __future__ import annotations
 
@@ -15,8 +15,19 @@ from rich.text import Text
 
 from planwatch.accounts.bootstrap import ADMINISTRATORS, DEMO_ACCOUNTS, Credential, bootstrap_accounts
 from planwatch.audit.security_log import record
+from planwatch.cli._render import print_legend, targets_table
 from planwatch.cli.accounts import audit_app, generate_password, operator, tokens_app, users_app
-from planwatch.cli.context import console, engine_for, print_json, reports_errors, unit_of_work
+from planwatch.cli.context import (
+    JsonOption,
+    PlanOption,
+    YearOption,
+    console,
+    engine_for,
+    print_json,
+    reports_errors,
+    unit_of_work,
+)
+from planwatch.cli.evaluate import evaluate_app
 from planwatch.cli.ingest import ingest_app
 from planwatch.clock import system_clock
 from planwatch.config import Settings
@@ -26,11 +37,10 @@ from planwatch.datasets.simulate import read_simulation_file, simulate
 from planwatch.db import make_engine, migrate, session_factory, transaction
 from planwatch.divisions.service import load_divisions
 from planwatch.errors import InvalidValueError
-from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.plans.loader import LoadReport
 from planwatch.plans.service import fill_target, find_target, load_plan_file
-from planwatch.plans.views import TargetOut, list_target_views
+from planwatch.plans.views import list_target_views
 
 app = typer.Typer(
     help="planwatch: carry out a city's five-year plan (规划纲要实施监测评估).",
@@ -45,20 +55,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(ingest_app, name="ingest")
-
-STATUS_STYLE = {
-    Status.achieved: "bold green",
-    Status.ahead: "green",
-    Status.on_track: "cyan",
-    Status.lagging: "yellow",
-    Status.seriously_lagging: "bold red",
-    Status.missed: "bold magenta",
-    Status.not_evaluable: "dim",
-}
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-YearOption = Annotated[int | None, typer.Option("--year", help="Evaluate with data up to this year.")]
-PlanOption = Annotated[str | None, typer.Option("--plan", help="Plan code (default: the loaded plan).")]
+app.add_typer(evaluate_app, name="evaluate")
 
 
 def _progress() -> Progress:
@@ -170,83 +167,6 @@ def _simulate(settings: Settings, *, seed: int | None, params: Path | None, plan
     )
 
 
-def _num(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
-def _target_text(view: TargetOut) -> str:
-    if view.range is not None:
-        return f"{_num(view.range[0])}–{_num(view.range[1])} {view.unit}"
-    if view.value is not None:
-        per = f"/{view.per}" if view.per else ""
-        return f"{view.comparator} {_num(view.value)} {view.unit}{per}"
-    if view.comparator in {"increase", "decrease"}:
-        return view.comparator_zh
-    if view.reference:
-        return f"{view.comparator} {view.reference}"
-    return "(number missing)" if view.incomplete else "—"
-
-
-def _status_cell(view: TargetOut) -> Text:
-    ev = view.evaluation
-    status = Status(ev.status) if ev else Status.not_evaluable
-    cell = Text(status.zh, style=STATUS_STYLE[status])
-    if ev is not None and ev.units_total and ev.units_meeting is not None:
-        cell.append(f"\n{ev.units_meeting}/{ev.units_total} units")
-    elif ev is not None and ev.actual is not None:
-        cell.append(f"\n{_num(ev.actual)}")
-    if ev is not None and ev.simulated and (ev.actual is not None or ev.units_meeting is not None):
-        cell.append(" 模拟", style="yellow")
-    return cell
-
-
-def _note(view: TargetOut) -> str:
-    if view.incomplete:
-        return view.incomplete_reason or ""
-    ev = view.evaluation
-    return (ev.reason_en or "") if ev else ""
-
-
-def _targets_table(views: list[TargetOut], *, title: str, sentences: bool) -> Table:
-    """One row per target; every cell wraps, so the table reads at any terminal width."""
-    table = Table(title=title, header_style="bold", show_lines=True)
-    table.add_column("id", no_wrap=True, justify="right")
-    table.add_column("code", no_wrap=True)
-    table.add_column("indicator" + (" / source" if sentences else ""), ratio=3, overflow="fold")
-    table.add_column("target", ratio=2, overflow="fold")
-    table.add_column("status", no_wrap=True)
-    for view in views:
-        indicator = Text(view.indicator.name_zh)
-        if sentences:
-            indicator.append(f"\n“{view.source_sentence}”", style="dim")
-        note = _note(view)
-        if note:
-            indicator.append(f"\n{note}", style="italic")
-        deadline = f"{view.year}{'*' if view.deadline_inferred else ''}"
-        target = Text(f"{_target_text(view)}\nby {deadline} · {view.kind}\n{view.scope.name_zh}")
-        table.add_row(str(view.id), view.code, indicator, target, _status_cell(view))
-    return table
-
-
-def _print_legend(views: list[TargetOut]) -> None:
-    console.print(_summary(views), highlight=False)
-    if any(v.deadline_inferred for v in views):
-        console.print("* the source lost the year; the end of the plan period is assumed", highlight=False)
-    if any(v.evaluation and v.evaluation.simulated for v in views):
-        console.print(
-            "[bold yellow]模拟数据 / simulated:[/] values marked 模拟 come from the simulator, not from reports."
-        )
-
-
-def _summary(views: list[TargetOut]) -> str:
-    counts = dict.fromkeys(Status, 0)
-    for view in views:
-        counts[Status(view.status or Status.not_evaluable)] += 1
-    return "  ".join(f"{s.zh} {s.value}: {n}" for s, n in counts.items())
-
-
 @targets_app.callback(invoke_without_command=True)
 @reports_errors
 def targets(
@@ -266,8 +186,8 @@ def targets(
     if as_json:
         print_json(json.dumps([v.model_dump(mode="json") for v in views], ensure_ascii=False, indent=1))
         return
-    console.print(_targets_table(views, title=f"{plan.title_zh} — targets, status in {year}", sentences=True))
-    _print_legend(views)
+    console.print(targets_table(views, title=f"{plan.title_zh} — targets, status in {year}", sentences=True))
+    print_legend(views)
 
 
 @targets_app.command("set")
@@ -305,42 +225,6 @@ def set_target(
         return
     for key, (old, new) in changes.items():
         console.print(f"{code}.{key}: {old!r} → {new!r}")
-
-
-@app.command()
-@reports_errors
-def evaluate(
-    year: Annotated[int, typer.Option("--year", help="Evaluation year.")],
-    as_json: JsonOption = False,
-    plan_code: PlanOption = None,
-) -> None:
-    """Evaluate every target with the data up to YEAR."""
-    settings = Settings()
-    with unit_of_work(settings) as session:
-        plan = get_plan(session, plan_code)
-        views = list_target_views(session, plan, year, thresholds=settings.thresholds)
-    if as_json:
-        payload = {
-            "plan": plan.code,
-            "year": year,
-            "counts": _counts(views),
-            "simulated": any(v.evaluation and v.evaluation.simulated for v in views),
-            "targets": [
-                {"id": v.id, "code": v.code, **(v.evaluation.model_dump(mode="json") if v.evaluation else {})}
-                for v in views
-            ],
-        }
-        print_json(json.dumps(payload, ensure_ascii=False, indent=1))
-        return
-    console.print(_targets_table(views, title=f"{plan.title_zh} — evaluation {year}", sentences=False))
-    _print_legend(views)
-
-
-def _counts(views: list[TargetOut]) -> dict[str, int]:
-    counts = {status.value: 0 for status in Status}
-    for view in views:
-        counts[view.status or Status.not_evaluable.value] += 1
-    return counts
 
 
 @plans_app.command("load")
@@ -406,8 +290,8 @@ def demo(
         plan = get_plan(session, CHENGDU_PLAN_CODE)
         year = year if year is not None else latest_data_year(session, plan)
         views = list_target_views(session, plan, year, thresholds=settings.thresholds)
-    console.print(_targets_table(views, title=f"{plan.title_zh} — {year}", sentences=False))
-    _print_legend(views)
+    console.print(targets_table(views, title=f"{plan.title_zh} — {year}", sentences=False))
+    print_legend(views)
     console.print(f"demo ready in {time.perf_counter() - started:.1f} s")
     if serve_app:
         _serve(settings, settings.host, settings.port)

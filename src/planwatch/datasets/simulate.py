@@ -109,6 +109,11 @@ def simulate(
     seed = params.seed if seed is None else seed
     targets = session.scalars(select(Target).where(Target.plan_id == plan.id).order_by(Target.position)).all()
     indicators: dict[int, Indicator] = {t.indicator_id: t.indicator for t in targets}
+    # a relative target's reference series (e.g. a national standard) is data too
+    referring = {t.reference_indicator_id: t for t in targets if t.reference_indicator is not None}
+    for target in referring.values():
+        assert target.reference_indicator is not None  # noqa: S101 - filtered above
+        indicators.setdefault(target.reference_indicator.id, target.reference_indicator)
     missing = [i.code for i in indicators.values() if i.code not in params.indicators]
     if missing:
         raise CatalogueError(
@@ -137,8 +142,9 @@ def simulate(
         sim = params.indicators[indicator.code]
         driver = next(
             (t for t in targets if t.indicator_id == indicator.id and _numeric(t)),
-            next(t for t in targets if t.indicator_id == indicator.id),
+            next((t for t in targets if t.indicator_id == indicator.id), referring.get(indicator.id)),
         )
+        assert driver is not None  # noqa: S101 - every indicator here is a target's or a reference
         level = max(indicator.level_enums, key=lambda lv: lv.depth)
         units = [scope] if level.depth <= scope.level.depth else tree.descendants(scope.id, level=level)
         rows = _simulate_indicator(indicator, driver, sim, units, population, years, plan.base_year, rng)

@@ -176,19 +176,95 @@ def classify(
     (0.7 ≤ r < 0.95), ``seriously_lagging`` (r < 0.7). With no time elapsed (τ = 0) or no π, the
     status is ``not_evaluable``. Thresholds are settings.
     """
-    t = thresholds or StatusThresholds()
     tau_a = np.asarray(tau, dtype=float)
-    pi_a = np.asarray(pi, dtype=float)
+    return classify_ratio(progress_ratio(tau_a, pi), met, final=tau_a >= 1, thresholds=thresholds)
+
+
+def classify_ratio(
+    ratio: ArrayLike,
+    met: ArrayLike,
+    *,
+    final: ArrayLike,
+    thresholds: StatusThresholds | None = None,
+) -> npt.NDArray[np.str_]:
+    """Status per element from a progress ratio r (achieved against expected by now).
+
+    The one set of cut-offs every kind of target shares: r = π / τ for level-like targets, the
+    achieved average annual rate over the required one, the achieved cumulative change over the
+    compounding path. ``achieved`` if met; ``not_evaluable`` where r is NaN; ``missed`` where
+    ``final`` (the deadline is reached) and not met; else ``ahead`` / ``on_track`` / ``lagging``
+    / ``seriously_lagging`` by the thresholds.
+    """
+    t = thresholds or StatusThresholds()
+    r = np.asarray(ratio, dtype=float)
     met_a = np.asarray(met, dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(tau_a > 0, pi_a / tau_a, np.nan)
     status = np.select(
-        [met_a, np.isnan(r), tau_a >= 1, r >= t.ahead, r >= t.on_track, r >= t.lagging],
+        [met_a, np.isnan(r), np.asarray(final, dtype=bool), r >= t.ahead, r >= t.on_track, r >= t.lagging],
         [
             Status.achieved.value,
             Status.not_evaluable.value,
             Status.missed.value,
             Status.ahead.value,
+            Status.on_track.value,
+            Status.lagging.value,
+        ],
+        default=Status.seriously_lagging.value,
+    )
+    return np.asarray(status, dtype=str)
+
+
+def expected_change(rate: ArrayLike, tau: ArrayLike, *, higher_is_better: ArrayLike) -> FloatArray:
+    """The cumulative change (in %, in the good direction) a rate-of-change target expects by τ.
+
+    A target of r % over the plan (降低 13.5 %, 提高 10 %) is read as a constant yearly rate, so the
+    expected path compounds: a reduction of r expects 1 − (1 − r)^τ by time progress τ, an increase
+    (1 + r)^τ − 1. At τ = 1 both give r; halfway through, a 13.5 % reduction expects 7.0 %, not
+    the linear 6.75 %.
+    """
+    r = np.asarray(rate, dtype=float) / 100.0
+    tau_a = np.asarray(tau, dtype=float)
+    with np.errstate(invalid="ignore"):
+        down = 1.0 - np.power(1.0 - r, tau_a)
+        up = np.power(1.0 + r, tau_a) - 1.0
+    return np.asarray(np.where(np.asarray(higher_is_better, dtype=bool), up, down) * 100.0, dtype=float)
+
+
+def annual_rate(first: ArrayLike, last: ArrayLike, years: ArrayLike) -> FloatArray:
+    """Compound average annual growth in % from ``first`` to ``last`` over ``years`` years.
+
+    NaN where it is undefined: no years elapsed, or the values are not both positive (a CAGR of a
+    series that crosses zero means nothing).
+    """
+    a, b = np.asarray(first, dtype=float), np.asarray(last, dtype=float)
+    n = np.asarray(years, dtype=float)
+    ok = (a > 0) & (b > 0) & (n > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.power(np.where(ok, b / a, np.nan), 1.0 / np.where(ok, n, np.nan)) - 1.0
+    return np.asarray(np.where(ok, rate * 100.0, np.nan), dtype=float)
+
+
+def trend_status(share: ArrayLike, overall: ArrayLike, *, final: ArrayLike) -> npt.NDArray[np.str_]:
+    """Status of a trend target (持续下降/逐年提高) from the share of year-on-year changes that went
+    the required way in the window and whether the latest value is on the required side of the
+    baseline (``overall``).
+
+    At the deadline: ``achieved`` when every change in the window went the required way and the
+    value ended on the required side of the baseline, else ``missed``. Before it: ``on_track``
+    when every change went the required way and the value is on the required side of the baseline
+    (a trend has no "ahead"), ``lagging`` when at least half the changes went the required way or
+    the value is on the required side of the baseline, else ``seriously_lagging``.
+    NaN share: ``not_evaluable``.
+    """
+    s = np.asarray(share, dtype=float)
+    right = np.asarray(overall, dtype=bool)
+    final_a = np.asarray(final, dtype=bool)
+    full = (s >= 1.0) & right
+    status = np.select(
+        [np.isnan(s), final_a & full, final_a, full, (s >= 0.5) | right],
+        [
+            Status.not_evaluable.value,
+            Status.achieved.value,
+            Status.missed.value,
             Status.on_track.value,
             Status.lagging.value,
         ],

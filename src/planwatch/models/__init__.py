@@ -21,6 +21,7 @@ from planwatch.models.data_value import (
     ValidationRule,
 )
 from planwatch.models.division import Division, Population
+from planwatch.models.evaluation import EvaluationRound, EvaluationRoundTarget, QualitativeAssessment
 from planwatch.models.indicator import Indicator, Target
 from planwatch.models.plan import CatalogueChange, Department, Milestone, Plan, Section, Task
 
@@ -35,6 +36,8 @@ __all__ = [
     "DataValueAudit",
     "Department",
     "Division",
+    "EvaluationRound",
+    "EvaluationRoundTarget",
     "Import",
     "ImportFile",
     "Indicator",
@@ -43,6 +46,7 @@ __all__ = [
     "Milestone",
     "Plan",
     "Population",
+    "QualitativeAssessment",
     "Section",
     "SecurityEvent",
     "Target",

@@ -188,6 +188,14 @@ class ImportStatus(LabelledEnum):
     dry_run = "dry_run", "试导入"
 
 
+class RoundKind(LabelledEnum):
+    """Evaluation rounds of a plan (规划实施评估): yearly tracking, the mid-term and the final one."""
+
+    annual = "annual", "年度监测"
+    midterm = "midterm", "中期评估"
+    final = "final", "总结评估"
+
+
 class Importance(LabelledEnum):
     high = "high", "高"
     medium = "medium", "中"

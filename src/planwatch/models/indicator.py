@@ -77,6 +77,10 @@ class Target(Base):
     per: Mapped[str | None] = mapped_column(String(64))
     per_unit_level: Mapped[DivisionLevel | None] = mapped_column(str_enum(DivisionLevel, "per_unit_level"))
     reference: Mapped[str | None] = mapped_column(String(300))
+    reference_indicator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("indicators.id", ondelete="RESTRICT")
+    )
+    """A relative target (高于国家和省标准): the indicator whose values are the reference series."""
     baseline_value: Mapped[float | None] = mapped_column(Float)
     baseline_year: Mapped[int]
     deadline_year: Mapped[int]
@@ -88,7 +92,8 @@ class Target(Base):
     position: Mapped[int] = mapped_column(default=0)
 
     plan: Mapped[Plan] = relationship()
-    indicator: Mapped[Indicator] = relationship()
+    indicator: Mapped[Indicator] = relationship(foreign_keys=[indicator_id])
+    reference_indicator: Mapped[Indicator | None] = relationship(foreign_keys=[reference_indicator_id])
     section: Mapped[Section | None] = relationship()
     task: Mapped[Task | None] = relationship()
     scope: Mapped[Division] = relationship()

@@ -2,8 +2,9 @@
 
 Loading upserts by code. Re-loading the same file changes nothing. Sections, tasks, targets and
 validation rules of the plan that the file no longer lists are removed (a rule code belongs to the
-plan that defined it first); departments and indicators are shared between plans (keyed by code
-alone) and are never removed. A target field an administrator
+plan that defined it first), except a target that a published evaluation round or a qualitative
+assessment names: such a file is refused. Departments and indicators are shared between plans
+(keyed by code alone) and are never removed. A target field an administrator
 edited after loading (recorded in ``catalogue_changes``) is kept and reported, so a reload of the
 shipped file cannot silently undo a fill-in.
 """
@@ -23,9 +24,11 @@ from planwatch.models import (
     CatalogueChange,
     Department,
     Division,
+    EvaluationRoundTarget,
     Indicator,
     Milestone,
     Plan,
+    QualitativeAssessment,
     Section,
     Target,
     Task,
@@ -118,6 +121,27 @@ def _check_database_references(
             )
         if target.scope not in divisions:
             problems.append(Problem(name, entry, "scope", _no_division(target.scope)))
+        if target.reference_indicator is not None and target.reference_indicator not in known:
+            problems.append(
+                Problem(
+                    name,
+                    entry,
+                    "reference_indicator",
+                    f"unknown indicator '{target.reference_indicator}'; define the reference series "
+                    "under indicators: (and load its values like any indicator's)",
+                )
+            )
+        if target.reference_indicator is not None and target.reference_indicator == target.indicator:
+            problems.append(
+                Problem(
+                    name,
+                    entry,
+                    "reference_indicator",
+                    "a target cannot be compared with its own indicator; name the indicator that holds "
+                    "the reference values (e.g. the national standard)",
+                )
+            )
+    problems.extend(_kept_targets(session, plan_file, name=name))
     owners: dict[str, str] = dict(
         session.execute(
             select(ValidationRule.code, Plan.code).join(Plan, Plan.id == ValidationRule.plan_id)
@@ -153,11 +177,52 @@ def _check_database_references(
         direction = db_directions.get(target.indicator)
         if target.indicator in file_indicators or direction is None:
             continue
-        conflict = direction_conflict(target.comparator, direction)
+        conflict = direction_conflict(target.comparator, direction, target.kind)
         if conflict:
             problems.append(Problem(name, f"targets[{index}] ({target.code})", "comparator", conflict))
     if problems:
         raise CatalogueError(problems)
+
+
+def _kept_targets(session: Session, plan_file: PlanFile, *, name: str) -> list[Problem]:
+    """A target that a published evaluation round or a qualitative assessment names is part of an
+    audited record: a file that drops it is refused (the database would refuse it too)."""
+    plan = session.scalar(
+        select(Plan).where(Plan.code == plan_file.plan.code, Plan.version == plan_file.plan.version)
+    )
+    if plan is None:
+        return []
+    listed = {t.code for t in plan_file.targets}
+    dropped = {
+        t.id: t.code
+        for t in session.scalars(select(Target).where(Target.plan_id == plan.id))
+        if t.code not in listed
+    }
+    if not dropped:
+        return []
+    in_rounds = set(
+        session.scalars(
+            select(EvaluationRoundTarget.target_id).where(EvaluationRoundTarget.target_id.in_(dropped))
+        )
+    )
+    assessed = set(
+        session.scalars(
+            select(QualitativeAssessment.target_id).where(QualitativeAssessment.target_id.in_(dropped))
+        )
+    )
+    return [
+        Problem(
+            name,
+            f"targets ({code})",
+            "",
+            "the file no longer lists this target, but "
+            + ("a published evaluation round" if target_id in in_rounds else "a qualitative assessment")
+            + " names it; keep the target in the file, or load the revised plan as a new version "
+            "(plan.version)",
+        )
+        for target_id, code in sorted(dropped.items(), key=lambda item: item[1])
+        if target_id in in_rounds or target_id in assessed
+    ]
 
 
 def _indicator_fields(indicator: IndicatorIn) -> dict[str, Any]:
@@ -506,6 +571,9 @@ def _target_values(
         "per": target.per,
         "per_unit_level": target.per_unit_level,
         "reference": target.reference,
+        "reference_indicator_id": indicators[target.reference_indicator].id
+        if target.reference_indicator
+        else None,
         "baseline_value": target.baseline.value,
         "baseline_year": target.baseline.year if target.baseline.year is not None else plan.base_year,
         "deadline_year": target.deadline,

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from planwatch.errors import CatalogueError, Problem
-from planwatch.models.enums import Comparator, Direction
+from planwatch.models.enums import Comparator, Direction, TargetKind
 from planwatch.plans.schemas import PlanFile, walk_sections
 
 
@@ -180,7 +180,7 @@ def _cross_check(name: str, plan_file: PlanFile) -> list[Problem]:
     indicator_directions = {i.code: i.direction for i in plan_file.indicators}
     for index, target in enumerate(plan_file.targets):
         direction = indicator_directions.get(target.indicator)
-        problem = direction_conflict(target.comparator, direction) if direction else None
+        problem = direction_conflict(target.comparator, direction, target.kind) if direction else None
         if problem:
             problems.append(Problem(name, f"targets[{index}] ({target.code})", "comparator", problem))
     start, end = plan_file.plan.period
@@ -215,9 +215,16 @@ def _cross_check(name: str, plan_file: PlanFile) -> list[Problem]:
     return problems
 
 
-def direction_conflict(comparator: Comparator, direction: Direction) -> str | None:
+RATE_KINDS = frozenset({TargetKind.average_annual_rate, TargetKind.rate_of_change})
+"""Targets whose number is a rate counted in the indicator's good direction."""
+
+
+def direction_conflict(comparator: Comparator, direction: Direction, kind: TargetKind) -> str | None:
     """A target that asks for "at least" on a lower-is-better indicator (or the reverse) is a typo
-    in one of the two; evaluating it would call it achieved from day one."""
+    in one of the two; evaluating it would call it achieved from day one. Rate targets are exempt:
+    their number is a rate in the good direction (降低 ≥ 13.5 % on a lower-is-better indicator)."""
+    if kind in RATE_KINDS:
+        return None
     wants_higher = comparator in {Comparator.ge, Comparator.gt, Comparator.increase}
     wants_lower = comparator in {Comparator.le, Comparator.lt, Comparator.decrease}
     if wants_higher and direction is Direction.lower_better:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from planwatch.ingest.expressions import MISSING_STRATEGIES, OPERATORS, ExpressionError, parse_expression
 from planwatch.models.enums import (
@@ -169,6 +169,9 @@ class TargetIn(_Strict):
     per: str | None = None
     per_unit_level: DivisionLevel | None = None
     reference: str | None = None
+    reference_indicator: Code | None = None
+    """Relative targets: the indicator whose values are the reference series (e.g. the national
+    standard, loaded as data like any indicator)."""
     baseline: BaselineIn = Field(default_factory=BaselineIn)
     deadline: int
     deadline_inferred: bool = False
@@ -176,6 +179,18 @@ class TargetIn(_Strict):
     incomplete: bool = False
     incomplete_reason: str | None = None
     note: str | None = None
+
+    @field_validator("reference_indicator")
+    @classmethod
+    def _only_relative(cls, code: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if code is not None and kind is not None and kind is not TargetKind.relative:
+            msg = (
+                "reference_indicator belongs to relative targets (高于国家和省标准), not to kind "
+                f"{kind.value}; remove it or set kind: relative"
+            )
+            raise ValueError(msg)
+        return code
 
     @model_validator(mode="after")
     def _consistent(self) -> TargetIn:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import Any
+
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -9,7 +13,9 @@ from sqlalchemy.orm import Session, selectinload
 from planwatch.config import StatusThresholds
 from planwatch.divisions.maps import PALETTE, classes, project
 from planwatch.errors import NotFoundError
-from planwatch.evaluation.progress import Status
+from planwatch.evaluation.forecast import DEFAULT_LEVEL
+from planwatch.evaluation.progress import Status, classify_ratio
+from planwatch.evaluation.scores import IN_PROGRESS, Leaf, rollup_scores, target_scores
 from planwatch.evaluation.service import (
     OPERATOR,
     Audience,
@@ -80,6 +86,52 @@ class EvaluationOut(BaseModel):
     units_expected: int | None
     per_period: bool
     series: dict[int, float]
+    values: dict[int, float]
+    """The indicator's own values at the scope (the data the measure was computed from)."""
+    forecast: ForecastOut | None
+
+
+class ForecastOut(BaseModel):
+    """The projection at the deadline (docs/evaluation.md, "Forecast")."""
+
+    scale: str
+    """``measure``: projects the judged measure (``series``); ``value``: the indicator's values
+    (rate targets, whose target implies a level at the deadline)."""
+    deadline: int
+    projected: float | None
+    lower: float | None
+    upper: float | None
+    level: float
+    probability: float | None
+    anticipated_gap: float | None
+    points: int
+    model: str
+    note: str
+    trajectory: dict[int, float]
+
+
+def _finite_series(series: dict[int, float]) -> dict[int, float]:
+    return {y: v for y, v in ((y, _finite(v)) for y, v in sorted(series.items())) if v is not None}
+
+
+def forecast_out(evaluation: TargetEvaluation, deadline: int) -> ForecastOut | None:
+    found = evaluation.forecast
+    if found is None:
+        return None
+    return ForecastOut(
+        scale=evaluation.forecast_scale,
+        deadline=deadline,
+        projected=_finite(found.projected),
+        lower=_finite(found.lower),
+        upper=_finite(found.upper),
+        level=DEFAULT_LEVEL,
+        probability=_finite(found.probability),
+        anticipated_gap=_finite(found.anticipated_gap),
+        points=found.points,
+        model=found.model,
+        note=found.note,
+        trajectory=_finite_series(found.trajectory),
+    )
 
 
 class TargetOut(BaseModel):
@@ -100,6 +152,8 @@ class TargetOut(BaseModel):
     per: str | None
     per_unit_level: str | None
     reference: str | None
+    reference_indicator: str | None
+    """Relative targets: the code of the indicator holding the reference series."""
     baseline_value: float | None
     baseline_year: int
     year: int
@@ -118,7 +172,7 @@ def _finite(value: float | None) -> float | None:
     return round(float(value), 6)
 
 
-def evaluation_out(evaluation: TargetEvaluation) -> EvaluationOut:
+def evaluation_out(evaluation: TargetEvaluation, deadline: int | None = None) -> EvaluationOut:
     measure = evaluation.measure
     return EvaluationOut(
         year=evaluation.year,
@@ -142,11 +196,9 @@ def evaluation_out(evaluation: TargetEvaluation) -> EvaluationOut:
         units_reported=evaluation.units_reported,
         units_expected=evaluation.units_expected,
         per_period=bool(measure and measure.per_period),
-        series={
-            y: v for y, v in ((y, _finite(v)) for y, v in sorted(measure.by_year.items())) if v is not None
-        }
-        if measure
-        else {},
+        series=_finite_series(measure.by_year) if measure else {},
+        values=_finite_series(measure.values) if measure else {},
+        forecast=forecast_out(evaluation, deadline) if deadline is not None else None,
     )
 
 
@@ -192,6 +244,7 @@ def target_out(target: Target, evaluation: TargetEvaluation | None) -> TargetOut
         per=target.per,
         per_unit_level=target.per_unit_level.value if target.per_unit_level else None,
         reference=target.reference,
+        reference_indicator=target.reference_indicator.code if target.reference_indicator else None,
         baseline_value=target.baseline_value,
         baseline_year=target.baseline_year,
         year=target.deadline_year,
@@ -201,7 +254,7 @@ def target_out(target: Target, evaluation: TargetEvaluation | None) -> TargetOut
         note=target.note,
         source_sentence=target.source_sentence,
         status=evaluation.status.value if evaluation else None,
-        evaluation=evaluation_out(evaluation) if evaluation else None,
+        evaluation=evaluation_out(evaluation, target.deadline_year) if evaluation else None,
     )
 
 
@@ -271,12 +324,30 @@ def target_view(
     )
 
 
+class ChildShare(BaseModel):
+    """One child of a section in its rolled-up score: a target or a sub-section, and its weight."""
+
+    code: str
+    kind: str
+    """``target`` or ``section``."""
+    score: float | None
+    status: str
+    share: float
+    """Its weight among the evaluable children (they sum to 1)."""
+
+
 class SectionNode(BaseModel):
     code: str
     title_zh: str
     title_en: str | None
     depth: int
     targets: list[TargetOut]
+    score: float | None = None
+    """The section's score, −5…+5: the weighted mean of the targets below (docs/evaluation.md §6)."""
+    status: str = Status.not_evaluable.value
+    evaluable: int = 0
+    not_evaluable: int = 0
+    children: list[ChildShare] = []
 
 
 class PlanOverview(BaseModel):
@@ -325,6 +396,7 @@ def plan_overview(
     counts = {status.value: 0 for status in Status}
     for view in views:
         counts[view.status or Status.not_evaluable.value] += 1
+    scored = _section_scores(sections, views, thresholds)
     return PlanOverview(
         code=plan.code,
         title_zh=plan.title_zh,
@@ -345,12 +417,60 @@ def plan_overview(
                 title_en=s.title_en,
                 depth=s.depth,
                 targets=by_section.get(s.code, []),
+                **scored.get(s.id, {}),
             )
             for s in sections
             if s.id in keep
         ],
         unsectioned=by_section.get("", []),
     )
+
+
+def _section_scores(
+    sections: Sequence[Section], views: list[TargetOut], thresholds: StatusThresholds | None
+) -> dict[int, dict[str, Any]]:
+    """Each section's rolled-up score and status, and its children's weights (scores.py)."""
+    by_code = {s.code: s for s in sections}
+    statuses = [v.status or Status.not_evaluable.value for v in views]
+    ratios = [_scorable_ratio(v, thresholds) for v in views]
+    values = target_scores(ratios, statuses, thresholds)
+    leaves = [
+        Leaf(("target", v.code), by_code[v.section.code].id, status, None if math.isnan(score) else score)
+        for v, status, score in zip(views, statuses, values.tolist(), strict=True)
+        if v.section is not None and v.section.code in by_code
+    ]
+    nodes = [(s.id, s.parent_id) for s in sections]
+    codes = {s.id: s.code for s in sections}
+    out: dict[int, dict[str, Any]] = {}
+    for node_id, node in rollup_scores(nodes, leaves).items():
+        assert isinstance(node_id, int)  # noqa: S101 - section ids
+        out[node_id] = {
+            "score": None if node.score is None else round(node.score, 3),
+            "status": node.status.value,
+            "evaluable": node.evaluable,
+            "not_evaluable": node.not_evaluable,
+            "children": [
+                ChildShare(
+                    code=codes[c.child_id] if c.is_node else str(c.child_id[1]),  # type: ignore[index]
+                    kind="section" if c.is_node else "target",
+                    score=None if c.score is None else round(c.score, 3),
+                    status=c.status.value,
+                    share=round(c.share, 4),
+                )
+                for c in node.children
+            ],
+        }
+    return out
+
+
+def _scorable_ratio(view: TargetOut, thresholds: StatusThresholds | None) -> float:
+    """r where it is what set the status; NaN otherwise (a trend, a ceiling, a manual assessment),
+    which scores the middle of the status's band."""
+    ev = view.evaluation
+    if ev is None or ev.ratio is None or ev.status not in IN_PROGRESS:
+        return math.nan
+    same = str(classify_ratio(ev.ratio, False, final=False, thresholds=thresholds)) == ev.status
+    return ev.ratio if same else math.nan
 
 
 class UnitValueOut(BaseModel):

@@ -16,6 +16,7 @@ from planwatch.models.enums import (
     Nature,
     PlanKind,
     Role,
+    RoundKind,
     ScopeKind,
     TargetKind,
     ValueSource,
@@ -368,6 +369,104 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{unit} {year} 年:{action}完成,当前状态:{state}",
         "en": "{unit} {year}: {action} done; now {state}",
     },
+    # evaluation rounds (年度监测, 中期评估, 总结评估) and qualitative assessments
+    "nav_rounds": {"zh": "监测评估", "en": "Evaluation rounds"},
+    "rounds_title": {"zh": "监测评估轮次", "en": "Evaluation rounds"},
+    "rounds_intro": {
+        "zh": "年度监测、中期评估和总结评估发布后即存档:之后数据再有变化,也不会改写已发布的结果;更正须发布新版本。评估只使用已审核的数据。",
+        "en": "Annual tracking, the mid-term and the final evaluation are stored when published: later data changes never rewrite them, and a correction is published as a new revision. Only approved values are used.",
+    },
+    "publish_round": {"zh": "发布评估", "en": "Publish a round"},
+    "round_kind": {"zh": "评估类型", "en": "Kind"},
+    "round_year_hint": {
+        "zh": "可留空:年度监测取最新数据年份,中期评估取规划期中间年份,总结评估取规划期末年。",
+        "en": "May be left empty: annual tracking takes the latest year with data, the mid-term the middle year of the plan period, the final evaluation its last year.",
+    },
+    "note": {"zh": "备注", "en": "Note"},
+    "supersede_label": {
+        "zh": "更正已发布的同类同年评估(发布新版本,原版本保留)",
+        "en": "Correct the published round of this kind and year (a new revision; the old one stays)",
+    },
+    "publish": {"zh": "发布", "en": "Publish"},
+    "no_rounds": {"zh": "尚未发布任何评估", "en": "No round is published yet"},
+    "round_id": {"zh": "编号", "en": "Round"},
+    "revision": {"zh": "版本", "en": "Revision"},
+    "published_at": {"zh": "发布时间", "en": "Published"},
+    "published_by": {"zh": "发布人", "en": "Published by"},
+    "superseded_by": {"zh": "已被第{id}号更正", "en": "superseded by round {id}"},
+    "supersedes": {"zh": "更正第{id}号", "en": "corrects round {id}"},
+    "compare_rounds": {"zh": "比较两轮评估", "en": "Compare two rounds"},
+    "compare_with": {"zh": "与另一轮比较", "en": "Compare with another round"},
+    "compare": {"zh": "比较", "en": "Compare"},
+    "round_before": {"zh": "较早的一轮", "en": "Earlier round"},
+    "round_after": {"zh": "较晚的一轮", "en": "Later round"},
+    "round_snapshot_note": {
+        "zh": "本页是发布时存档的评估结果,不随数据更新而变化。",
+        "en": "This page shows the round as it was published; later data changes do not alter it.",
+    },
+    "data_fingerprint": {"zh": "数据指纹 (SHA-256)", "en": "Data fingerprint (SHA-256)"},
+    "all_rounds": {"zh": "全部评估轮次", "en": "All rounds"},
+    "changed_targets": {"zh": "有变化的目标", "en": "Targets that changed"},
+    "added_targets": {"zh": "新增的目标", "en": "Targets added"},
+    "removed_targets": {"zh": "移除的目标", "en": "Targets removed"},
+    "unchanged_targets": {"zh": "其余 {n} 个目标没有变化。", "en": "The other {n} targets did not change."},
+    "what_changed": {"zh": "变化内容", "en": "What changed"},
+    "no_changes": {"zh": "两轮评估没有差别。", "en": "The two rounds do not differ."},
+    "flash.round_published": {
+        "zh": "已发布:{kind} {year}(第{id}号)",
+        "en": "Published: {kind} {year} (round {id})",
+    },
+    "assessments_title": {"zh": "定性评估", "en": "Qualitative assessment"},
+    "assessments_note": {
+        "zh": "定性目标由评估人依据证据作出判断。每次评估都保留;评估某一年时,以该年及以前最近年份中最后录入的一条为准。",
+        "en": "A qualitative target is judged by an assessor on evidence. Every assessment is kept; for a year, the latest one recorded for the latest year up to it counts.",
+    },
+    "evidence": {"zh": "评估依据", "en": "Evidence"},
+    "assessor": {"zh": "评估人", "en": "Assessor"},
+    "assessed_on": {"zh": "评估日期", "en": "Date"},
+    "recorded_by": {"zh": "录入人", "en": "Entered by"},
+    "record_assessment": {"zh": "录入评估", "en": "Record the assessment"},
+    "no_assessments": {"zh": "尚无定性评估", "en": "No assessment yet"},
+    "assessment_counts": {"zh": "当前有效", "en": "counts now"},
+    "flash.assessment_recorded": {
+        "zh": "已记录 {year} 年的定性评估",
+        "en": "The assessment for {year} is recorded",
+    },
+    # early warnings (预警) and plan-tree scores
+    "nav_warnings": {"zh": "预警", "en": "Warnings"},
+    "warnings_title": {"zh": "规划目标预警", "en": "Early warnings of the plan's targets,"},
+    "warning_level": {"zh": "预警等级", "en": "Warning level"},
+    "all": {"zh": "全部", "en": "All"},
+    "warnings_rules": {
+        "zh": "红色:约束性指标严重滞后、未完成或预测到期完成概率低于50%;黄色:进度滞后,或预期性指标严重滞后、未完成、预测难以完成。",
+        "en": "Red: a binding target seriously lagging, missed or forecast to miss (probability below 50 %);"
+        " yellow: lagging, or an expected target seriously lagging, missed or forecast to miss.",
+    },
+    "no_warnings": {"zh": "本年度没有预警。", "en": "No warnings this year."},
+    "forecast_probability": {"zh": "到期完成概率", "en": "Probability of meeting it by the deadline"},
+    "projected": {"zh": "预测值", "en": "projected"},
+    "interval80": {"zh": "80%区间", "en": "80 % interval"},
+    "forecast_line": {"zh": "趋势预测", "en": "Forecast"},
+    "forecast_summary": {"zh": "趋势预测", "en": "Forecast"},
+    "anticipated_gap": {
+        "zh": "预计差距(占所需进展)",
+        "en": "anticipated gap (share of the required progress)",
+    },
+    "forecast_of_value": {"zh": "按指标值预测", "en": "of the indicator's value"},
+    "responsible": {"zh": "责任单位", "en": "Responsible"},
+    "department_role.lead": {"zh": "牵头单位", "en": "lead department of the task"},
+    "department_role.source": {"zh": "指标数据来源部门", "en": "the indicator's source department"},
+    "units_warn": {"zh": "个单元预警", "en": "units warn"},
+    "warning.red": {"zh": "红色预警", "en": "Red"},
+    "warning.yellow": {"zh": "黄色预警", "en": "Yellow"},
+    "score": {"zh": "评分", "en": "Score"},
+    "score_help": {
+        "zh": "−5至+5:下属目标评分的加权平均(已实现+5,未完成−5)",
+        "en": "−5 to +5: the weighted mean of the scores of the targets below (achieved +5, missed −5)",
+    },
+    "score_weights": {"zh": "各下级权重", "en": "Weights of the parts"},
+    "evaluable": {"zh": "个可评估", "en": "evaluable"},
+    "not_evaluable_count": {"zh": "个无法评估", "en": "not evaluable"},
 }
 
 
@@ -429,6 +528,11 @@ _vocabulary("audit_action", AuditAction, {"create": "new", "update": "changed", 
 _vocabulary("value_status", ValueStatus)
 _vocabulary("value_source", ValueSource)
 _vocabulary("channel", Channel, {"file": "file import", "api": "API", "page": "web form"})
+_vocabulary(
+    "round_kind",
+    RoundKind,
+    {"annual": "annual tracking", "midterm": "mid-term evaluation", "final": "final evaluation"},
+)
 
 
 def translator(lang: str) -> Callable[[str], str]:

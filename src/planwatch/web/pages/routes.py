@@ -11,12 +11,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
+from planwatch.accounts.policy import Operation
+from planwatch.accounts.principal import Principal
+from planwatch.evaluation.assessments import ASSESSABLE, local_today
 from planwatch.evaluation.progress import Status
+from planwatch.evaluation.round_views import assessment_views
 from planwatch.evaluation.service import get_plan, latest_data_year
+from planwatch.models import Target
+from planwatch.models.enums import TargetKind
 from planwatch.plans.views import get_target, plan_overview, target_breakdown, target_view
-from planwatch.web.deps import AudienceDep, Id, LanguageDep, SessionDep, SettingsDep
+from planwatch.web.deps import AudienceDep, Id, LanguageDep, PrincipalDep, SessionDep, SettingsDep
 from planwatch.web.i18n import LANGUAGES, translator
+from planwatch.web.pages.flash import flash
 
 TEMPLATES = Jinja2Templates(directory=Path(str(resources.files("planwatch.web") / "templates")))
 router = APIRouter(include_in_schema=False)
@@ -89,6 +97,7 @@ def overview_page(
 @router.get("/targets/{target_id}", response_class=HTMLResponse)
 def target_page(
     audience: AudienceDep,
+    principal: PrincipalDep,
     request: Request,
     target_id: Id,
     session: SessionDep,
@@ -111,8 +120,11 @@ def target_page(
             "target": ev.target,
             "per_period": ev.per_period,
             "simulated": ev.simulated,
+            "forecast": ev.forecast.model_dump() if ev.forecast and ev.forecast.scale == "measure" else None,
             "labels": {
                 "title": t("chart_title"),
+                "forecast": t("forecast_line"),
+                "interval": t("interval80"),
                 "expected": t("expected_path"),
                 "actual": t("actual_values") + (f" ({t('simulated')})" if ev.simulated else ""),
                 "target": t("target_line"),
@@ -128,7 +140,25 @@ def target_page(
         years=list(range(target.plan.base_year, target.plan.period_end + 1)),
         year=year,
         chart_json=json.dumps(chart, ensure_ascii=False) if chart else None,
+        assessments=_assessment_block(request, principal, session, target, year),
     )
+
+
+def _assessment_block(
+    request: Request, principal: Principal, session: Session, target: Target, year: int
+) -> dict[str, Any] | None:
+    """A qualitative target's assessments and, for planners, the form (templates/_assessments.html)."""
+    if target.kind is not TargetKind.qualitative:
+        return None
+    return {
+        "rows": assessment_views(session, target, internal=principal.can(Operation.catalogue_read)),
+        "can_assess": principal.can(Operation.evaluation_publish),
+        "csrf_token": principal.csrf_token or "",
+        "statuses": ASSESSABLE,
+        "year": year,
+        "today": local_today(request.app.state.clock()).isoformat(),
+        "flash": flash(request, principal),
+    }
 
 
 @router.get("/docs", response_class=HTMLResponse)

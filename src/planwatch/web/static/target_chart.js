@@ -24,6 +24,22 @@
       mode: "lines", line: { color: "#1b7f3b", width: 2 }
     });
   }
+  if (d.forecast) {
+    // the projection to the deadline and its 80 % interval (docs/evaluation.md §4)
+    var fy = Object.keys(d.forecast.trajectory).map(Number).sort(function (a, b) { return a - b; });
+    traces.push({
+      x: fy, y: fy.map(function (y) { return d.forecast.trajectory[y]; }), name: d.labels.forecast,
+      mode: "lines", line: { color: "#7a5a00", dash: "dot", width: 2 }
+    });
+    traces.push({
+      x: [d.forecast.deadline], y: [d.forecast.projected], name: d.labels.interval, mode: "markers",
+      marker: { color: "#7a5a00", size: 9, symbol: "diamond" },
+      error_y: {
+        type: "data", symmetric: false, color: "#7a5a00",
+        array: [d.forecast.upper - d.forecast.projected], arrayminus: [d.forecast.projected - d.forecast.lower]
+      }
+    });
+  }
   Plotly.newPlot(el, traces, {
     title: { text: d.labels.title },
     xaxis: { dtick: 1, title: { text: "" } },
