@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from planwatch.evaluation.data import OPERATOR
 from planwatch.evaluation.progress import Status
 from planwatch.evaluation.service import TargetEvaluation, evaluate_target
 from planwatch.models import DataValue, Division, Plan, Target
@@ -67,7 +68,8 @@ def test_per_year_increment_judges_each_year(session: Session, plan: Plan) -> No
     record(session, target, {2020: 100, 2021: 135, 2022: 160, 2023: 200})
     first = evaluate_target(session, target, 2021)
     assert first.actual == 35
-    assert first.status is Status.achieved
+    assert first.status is Status.on_track  # met so far; 2022–2025 are still to come
+    assert first.tau == pytest.approx(0.2)
     later = evaluate_target(session, target, 2023)
     assert later.actual == 40  # the latest year's increase, which met 30 ...
     assert later.target == 30
@@ -357,3 +359,87 @@ def test_rate_target_forecasts_the_level_it_implies(session: Session, plan: Plan
     assert result.forecast.model == "loglinear"
     assert result.forecast.projected == pytest.approx(100 * 1.05**5)  # 5 % a year, exactly
     assert result.forecast.probability == 0.0  # 127.6 < 100 × 1.07^5 = 140.3
+
+
+def test_per_year_increment_met_every_year_is_achieved_at_the_deadline(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-INC-YEAR", plan_code="KINDS")
+    record(session, target, {2020: 100, 2021: 130, 2022: 160, 2023: 190, 2024: 220, 2025: 250})
+    assert evaluate_target(session, target, 2025).status is Status.achieved
+
+
+def test_rate_of_change_with_a_zero_baseline_says_so(session: Session, plan: Plan) -> None:
+    result = evaluate(session, "K-CUT", {2020: 0.0, 2023: 0.9}, 2023)
+    assert result.status is Status.not_evaluable
+    assert result.reason is not None
+    assert "the baseline 0 is not positive" in result.reason.en
+
+
+def test_relative_target_takes_the_reference_of_the_data_year_or_the_latest_before(
+    session: Session, plan: Plan
+) -> None:
+    target = find_target(session, "K-REL", plan_code="KINDS")
+    reference = find_target(session, "K-REL", plan_code="KINDS").reference_indicator
+    assert reference is not None
+    record(session, target, {2020: 0.30, 2023: 0.32})
+    city = division(session, "510100")
+    for year, value in {2020: 0.333, 2022: 0.35}.items():  # no reference value for 2023
+        session.add(
+            DataValue(
+                indicator_id=reference.id,
+                division_id=city.id,
+                period=str(year),
+                year=year,
+                value=value,
+                source=ValueSource.reported,
+                status=ValueStatus.approved,
+                recorded_by="test",
+            )
+        )
+    session.flush()
+    result = evaluate_target(session, target, 2023)
+    assert result.target == 0.35  # 2022's standard, the latest up to 2023
+    assert result.pi == pytest.approx((0.32 - 0.30) / (0.35 - 0.30))  # 0.4
+    assert result.status is Status.seriously_lagging  # r = 0.4 / 0.6
+    assert result.reason is not None
+    assert "reference: Ambulance standard in 2022 is 0.35" in result.reason.en
+    assert evaluate(session, "K-REL", {2024: 0.36}, 2024).status is Status.achieved  # 0.36 > 0.35
+
+
+def test_relative_target_without_reference_values_says_what_to_import(session: Session, plan: Plan) -> None:
+    result = evaluate(session, "K-REL", {2020: 0.30, 2023: 0.32}, 2023)
+    assert result.status is Status.not_evaluable
+    assert result.reason is not None
+    assert "k_standard has no values yet" in result.reason.en
+
+
+def test_a_ceiling_on_growth_is_judged_on_the_growth_itself(session: Session, plan: Plan) -> None:
+    # energy use may grow at most 3 % a year; it grew 10 % a year: over the ceiling, whatever the
+    # indicator's direction
+    over = evaluate(session, "K-CAP", {2020: 100, 2021: 110, 2022: 121, 2023: 133.1}, 2023)
+    assert over.actual == pytest.approx(10.0)
+    assert over.status is Status.lagging
+    assert over.forecast is not None
+    assert over.forecast.probability < 0.01  # P(value in 2025 <= 100 × 1.03^5) under a 10 % trend
+
+
+def test_a_kept_ceiling_is_on_track_and_forecast_to_hold(session: Session, plan: Plan) -> None:
+    kept = evaluate(session, "K-CAP", {2020: 100, 2021: 102, 2022: 104.04, 2023: 106.1208}, 2023)
+    assert kept.actual == pytest.approx(2.0)
+    assert kept.status is Status.on_track
+    assert kept.forecast is not None
+    assert kept.forecast.probability > 0.99
+
+
+def test_below_the_scope_a_division_counts_from_its_own_base_year(session: Session, plan: Plan) -> None:
+    from dataclasses import replace
+
+    from planwatch.evaluation.data import EvaluationContext
+    from planwatch.evaluation.judges import judge
+
+    target = find_target(session, "K-CAGR-BASE", plan_code="KINDS")  # city baseline 2000 in the catalogue
+    record(session, target, {2020: 100, 2021: 107, 2022: 114.49, 2023: 122.5043})  # 7 % a year
+    ctx = EvaluationContext.load(session, 2023, [target], None, OPERATOR)
+    jinjiang = division(session, JINJIANG)
+    district = judge(target, replace(ctx, scope_id=jinjiang.id))
+    assert district.actual == pytest.approx(7.0)  # from Jinjiang's own 100, not the city's 2000
+    assert district.status is Status.on_track

@@ -238,3 +238,18 @@ def test_round_tables_are_append_only(session: Session, plan: Plan, backend: str
         assert "append-only" in _refused(session, statement), statement
     session.expire_all()
     assert session.get(EvaluationRound, published.id) is not None
+
+
+def test_a_round_holds_nothing_after_its_year(session: Session, plan: Plan) -> None:
+    published = publish_round(session, plan, kind=RoundKind.midterm, year=2023, actor=PLANNER)
+    for row in published.targets:
+        measure = row.payload.get("measure") or {}
+        for series in ("by_year", "values"):
+            assert all(int(y) <= 2023 for y in (measure.get(series) or {})), (row.target_code, series)
+        assert all(int(y) <= 2023 for y in row.data["values"]), row.target_code
+    # so a correction of 2025 changes nothing in the 2023 round's diff
+    target = find_target(session, JUDGED, plan_code=plan.code)
+    scale_values(session, target, 2025, 0.5)
+    corrected = publish_round(session, plan, kind="midterm", year=2023, actor=PLANNER, supersede=True)
+    assert corrected.data_fingerprint == published.data_fingerprint
+    assert diff_rounds(published, corrected).changed == []

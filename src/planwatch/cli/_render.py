@@ -6,9 +6,12 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from planwatch.cli.context import console
+from planwatch.cli.context import console, unit_of_work
+from planwatch.config import Settings
 from planwatch.evaluation.progress import Status
-from planwatch.plans.views import TargetOut
+from planwatch.evaluation.service import get_plan, latest_data_year
+from planwatch.models import Plan
+from planwatch.plans.views import TargetOut, list_target_views
 
 STATUS_STYLE = {
     Status.achieved: "bold green",
@@ -57,7 +60,9 @@ def _note(view: TargetOut) -> str:
     if view.incomplete:
         return view.incomplete_reason or ""
     ev = view.evaluation
-    return (ev.reason_en or "") if ev else ""
+    if ev is None or not ev.reason_zh:
+        return ""
+    return f"{ev.reason_zh}\n{ev.reason_en}" if ev.reason_en else ev.reason_zh
 
 
 def targets_table(views: list[TargetOut], *, title: str, sentences: bool) -> Table:
@@ -103,3 +108,12 @@ def status_counts(views: list[TargetOut]) -> dict[str, int]:
     for view in views:
         counts[view.status or Status.not_evaluable.value] += 1
     return counts
+
+
+def plan_target_views(plan_code: str | None, year: int | None) -> tuple[Plan, int, list[TargetOut]]:
+    """The plan, the year (default: the latest with data) and every target's view for that year."""
+    settings = Settings()
+    with unit_of_work(settings) as session:
+        plan = get_plan(session, plan_code)
+        year = year if year is not None else latest_data_year(session, plan)
+        return plan, year, list_target_views(session, plan, year, thresholds=settings.thresholds)

@@ -16,7 +16,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from planwatch.cli._render import STATUS_STYLE, num, print_legend, status_counts, targets_table
+from planwatch.cli._render import (
+    STATUS_STYLE,
+    num,
+    plan_target_views,
+    print_legend,
+    status_counts,
+    targets_table,
+)
 from planwatch.cli.accounts import operator
 from planwatch.cli.context import (
     JsonOption,
@@ -46,7 +53,6 @@ from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.evaluation.warning_views import warnings_view
 from planwatch.models.enums import RoundKind
 from planwatch.plans.service import find_target
-from planwatch.plans.views import list_target_views
 
 evaluate_app = typer.Typer(
     help=(
@@ -71,11 +77,7 @@ def evaluate(
     """Evaluate every target with the data up to YEAR (default: the latest year with data); nothing is stored."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = Settings()
-    with unit_of_work(settings) as session:
-        plan = get_plan(session, plan_code)
-        year = year if year is not None else latest_data_year(session, plan)
-        views = list_target_views(session, plan, year, thresholds=settings.thresholds)
+    plan, year, views = plan_target_views(plan_code, year)
     if as_json:
         payload = {
             "plan": plan.code,
@@ -209,7 +211,8 @@ def show(round_id: RoundId, as_json: JsonOption = False) -> None:
         cell = Text(status.zh, style=STATUS_STYLE[status])
         if target.simulated and target.actual is not None:
             cell.append(" 模拟", style="yellow")
-        table.add_row(target.code, target.indicator_zh, cell, num(target.actual), target.reason_en or "")
+        reason = "\n".join(r for r in (target.reason_zh, target.reason_en) if r)
+        table.add_row(target.code, target.indicator_zh, cell, num(target.actual), reason)
     console.print(table)
     console.print(_counts_line(view.counts), highlight=False)
     if view.note:

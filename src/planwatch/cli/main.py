@@ -15,7 +15,7 @@ from rich.text import Text
 
 from planwatch.accounts.bootstrap import ADMINISTRATORS, DEMO_ACCOUNTS, Credential, bootstrap_accounts
 from planwatch.audit.security_log import record
-from planwatch.cli._render import print_legend, targets_table
+from planwatch.cli._render import plan_target_views, print_legend, targets_table
 from planwatch.cli.accounts import audit_app, generate_password, operator, tokens_app, users_app
 from planwatch.cli.context import (
     JsonOption,
@@ -178,11 +178,7 @@ def targets(
     """Every target with indicator, comparator, value, unit, year, kind, scope, status, source."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = Settings()
-    with unit_of_work(settings) as session:
-        plan = get_plan(session, plan_code)
-        year = year if year is not None else latest_data_year(session, plan)
-        views = list_target_views(session, plan, year, thresholds=settings.thresholds)
+    plan, year, views = plan_target_views(plan_code, year)
     if as_json:
         print_json(json.dumps([v.model_dump(mode="json") for v in views], ensure_ascii=False, indent=1))
         return

@@ -3,7 +3,7 @@
 Evaluates the plan (``service.evaluate_plan``), applies the rules of ``early_warning`` to every
 target and, below the target's scope, to every unit: for a per-unit coverage target the units that
 do not meet it ("these 12 streets have no community elderly-care complex"); for targets whose number
-holds in every division (rates, trends, and levels of shares and means, not of totals) each child
+holds in every division (rates, and levels and trends of shares and means, not of totals) each child
 division judged by the same rules as the target itself. Each warning names the
 responsible department: the lead department of the target's task (任务分解), else the indicator's
 source department.
@@ -35,10 +35,11 @@ from planwatch.evaluation.service import check_year
 from planwatch.models import Department, Plan, Target, Task
 from planwatch.models.enums import Aggregation, DivisionLevel, Nature, TargetKind
 
-RATE_LIKE = frozenset({TargetKind.average_annual_rate, TargetKind.rate_of_change, TargetKind.trend})
-"""Kinds whose target holds in every division as it is (a rate, a direction)."""
-LEVEL_LIKE = frozenset({TargetKind.level, TargetKind.relative})
-"""Kinds whose target holds in every division only for an intensive indicator (a share, a mean)."""
+RATE_LIKE = frozenset({TargetKind.average_annual_rate, TargetKind.rate_of_change})
+"""Kinds whose target holds in every division as it is (a rate)."""
+LEVEL_LIKE = frozenset({TargetKind.level, TargetKind.relative, TargetKind.trend})
+"""Kinds whose target holds in every division only for an intensive indicator (a share, a mean):
+a district's count can tick up by one case while the city's falls as the plan asks."""
 ADDITIVE = frozenset({Aggregation.sum, Aggregation.count_meeting})
 """A city total of 50 says nothing of what each district owes, so additive indicators' level,
 increment and cumulative targets are not judged division by division."""

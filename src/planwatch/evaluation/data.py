@@ -119,8 +119,9 @@ class IndicatorData:
                 int(division_id), float(value), _or_none(numerator), _or_none(denominator), source
             )
 
-    def years(self) -> list[int]:
-        return sorted(y for y, cells in self.rows.items() if cells)
+    def years(self, up_to: int | None = None) -> list[int]:
+        """The years with values, up to ``up_to`` when given (an evaluation never reads later)."""
+        return sorted(y for y, cells in self.rows.items() if cells and (up_to is None or y <= up_to))
 
 
 def _or_none(value: float) -> float | None:
@@ -183,9 +184,15 @@ def measured_levels(indicator: Indicator, scope: Node) -> list[DivisionLevel]:
 
 
 def scope_series(
-    data: IndicatorData, tree: DivisionTree, scope: Node, population: dict[int, int]
+    data: IndicatorData,
+    tree: DivisionTree,
+    scope: Node,
+    population: dict[int, int],
+    *,
+    up_to: int | None = None,
 ) -> tuple[dict[int, float], bool, dict[int, tuple[int, int]]]:
-    """The indicator's value at the scope per year: reported there, or rolled up from below.
+    """The indicator's value at the scope per year (up to ``up_to``): reported there, or rolled up
+    from below.
 
     Also returns, for rolled-up years, how many units reported out of how many exist.
     """
@@ -194,7 +201,7 @@ def scope_series(
     reported: dict[int, tuple[int, int]] = {}
     simulated = False
     unit_cache: dict[DivisionLevel, list[Node]] = {}
-    for year in data.years():
+    for year in data.years(up_to):
         rows = data.rows[year]
         own = rows.get(scope.id)
         if own is not None and own.value is not None:
@@ -228,9 +235,10 @@ def aggregate_rows(indicator: Indicator, rows: list[Cell], population: dict[int,
 
 
 def coverage_series(
-    target: Target, data: IndicatorData, tree: DivisionTree, scope: Node
+    target: Target, data: IndicatorData, tree: DivisionTree, scope: Node, *, up_to: int | None = None
 ) -> tuple[Measure, bool, int, dict[int, int], dict[int, tuple[int, int]]] | Reason:
-    """Share of units at ``per_unit_level`` under the scope whose value meets the target."""
+    """Share of units at ``per_unit_level`` under the scope whose value meets the target, per year
+    up to ``up_to``."""
     level = target.per_unit_level
     assert level is not None  # noqa: S101 - enforced by the catalogue schema
     units = tree.descendants(scope.id, level=level)
@@ -246,7 +254,7 @@ def coverage_series(
     meeting: dict[int, int] = {}
     reported: dict[int, tuple[int, int]] = {}
     simulated = False
-    for year in data.years():
+    for year in data.years(up_to):
         rows = data.rows[year]
         if not any(u.id in rows for u in units):
             continue

@@ -8,7 +8,7 @@ numeric kinds share ``_observe`` (the measure per year and the year to judge). T
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -93,12 +93,12 @@ def _observe(
     units_total: int | None = None
     meeting: dict[int, int] = {}
     if target.kind is TargetKind.per_unit_coverage:
-        coverage = coverage_series(target, data, ctx.tree, scope)
+        coverage = coverage_series(target, data, ctx.tree, scope, up_to=year)
         if isinstance(coverage, Reason):
             return _not_evaluable(target, year, coverage)
         measure, simulated, units_total, meeting, reported = coverage
     else:
-        series, simulated, reported = scope_series(data, ctx.tree, scope, ctx.population)
+        series, simulated, reported = scope_series(data, ctx.tree, scope, ctx.population, up_to=year)
         built = build(series)
         if isinstance(built, Reason):
             shown = level_measure(series, baseline=math.nan, target=math.nan)
@@ -171,13 +171,21 @@ def _judge_progress(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
         reference = _reference_series(target, ctx)
         if isinstance(reference, Reason):
             return _not_evaluable(target, year, reference)
-        obs = _observe(target, ctx, lambda series: _measure(target, series, reference=reference))
+        obs = _observe(
+            target,
+            ctx,
+            lambda series: _measure(
+                target, series, baseline=_baseline(target, ctx, series), reference=reference
+            ),
+        )
     else:
-        obs = _observe(target, ctx, lambda series: _measure(target, series))
+        obs = _observe(
+            target, ctx, lambda series: _measure(target, series, baseline=_baseline(target, ctx, series))
+        )
     if isinstance(obs, TargetEvaluation):
         return obs
     if target.kind is TargetKind.relative:
-        settled = _settle_reference(target, obs)
+        settled = _settle_reference(target, obs, ctx)
         if isinstance(settled, Reason):
             return _not_evaluable(target, year, settled, measure=obs.measure, simulated=obs.done["simulated"])
         obs = settled
@@ -279,7 +287,7 @@ def _reference_series(target: Target, ctx: EvaluationContext) -> dict[int, float
     indicator = ctx.session.get(Indicator, reference_id)
     assert indicator is not None  # noqa: S101 - a foreign key
     scope = ctx.scope(target)
-    series, _, _ = scope_series(ctx.data(indicator), ctx.tree, scope, ctx.population)
+    series, _, _ = scope_series(ctx.data(indicator), ctx.tree, scope, ctx.population, up_to=ctx.year)
     if not series:
         return Reason(
             f"参照指标“{indicator.name_zh}”({indicator.code})尚无数据,请导入参照值(如国家或省标准)",
@@ -289,7 +297,7 @@ def _reference_series(target: Target, ctx: EvaluationContext) -> dict[int, float
     return series
 
 
-def _settle_reference(target: Target, obs: _Observed) -> _Observed | Reason:
+def _settle_reference(target: Target, obs: _Observed, ctx: EvaluationContext) -> _Observed | Reason:
     """Fix a relative target's goal to the reference value of the data year (or the latest before)."""
     reference = obs.measure.reference
     years = [y for y in reference if y <= obs.data_year and not math.isnan(reference[y])]
@@ -298,11 +306,14 @@ def _settle_reference(target: Target, obs: _Observed) -> _Observed | Reason:
             f"参照指标在{obs.data_year}年及以前无数据", f"the reference has no value up to {obs.data_year}"
         )
     used = max(years)
+    indicator = ctx.session.get(Indicator, target.reference_indicator_id)
+    name_zh = indicator.name_zh if indicator else "参照指标"
+    name_en = (indicator.name_en or indicator.code) if indicator else "the reference"
     notes = list(obs.notes)
     notes.append(
         Reason(
-            f"参照值{_fmt(reference[used])}({used}年{target.reference or '参照标准'})",
-            f"reference value {_fmt(reference[used])} ({used}{', ' + target.reference if target.reference else ''})",
+            f"参照“{name_zh}”{used}年为{_fmt(reference[used])}",
+            f"reference: {name_en} in {used} is {_fmt(reference[used])}",
         )
     )
     measure = replace(obs.measure, target=reference[used])
@@ -326,12 +337,16 @@ def _judge_rate(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
     problem = _fixed_comparator(target)
     if problem is not None:
         return _not_evaluable(target, year, problem)
-    obs = _observe(target, ctx, lambda series: _rate_measure(target, series))
+    # a ceiling (控制在年均 r % 以内) caps the growth itself, whichever way the indicator improves
+    ceiling = target.comparator.value in {"<=", "<"} and target.range_low is None
+    higher = ceiling or target.indicator.direction is Direction.higher_better
+    obs = _observe(
+        target, ctx, lambda series: _rate_measure(target, series, ctx=ctx, higher_is_better=higher)
+    )
     if isinstance(obs, TargetEvaluation):
         return obs
     measure, data_year, notes = obs.measure, obs.data_year, obs.notes
     base, deadline = target.baseline_year, target.deadline_year
-    higher = target.indicator.direction is Direction.higher_better
     tau = float(time_progress(data_year, base, deadline))
     final = data_year >= deadline
     band = _band(target, measure)
@@ -339,19 +354,21 @@ def _judge_rate(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
     actual = obs.actual
     met = _met(target, actual, measure)
     annual = target.kind is TargetKind.average_annual_rate
-    if target.comparator.value in {"<=", "<"} and band is None:
-        # a ceiling (控制在年均 r % 以内): kept or not, there is no pace to compare with
+    if ceiling or required <= 0:
+        # a ceiling, or a required rate of zero or less: kept or not, there is no pace to compare with
         ratio = math.nan
-        status = (
-            (Status.achieved if final else Status.on_track)
-            if met
-            else Status.missed
-            if final
-            else Status.lagging
-        )
+        kept = Status.achieved if final else Status.on_track
+        status = kept if met else Status.missed if final else Status.lagging
+        if not ceiling:
+            notes.append(
+                Reason(
+                    f"目标为{_fmt(required)}%,不计进度比,按是否达到判定",
+                    f"the target of {_fmt(required)} % has no pace: judged on whether it is met",
+                )
+            )
     else:
         expected = required if annual else float(expected_change(required, tau, higher_is_better=higher))
-        ratio = actual / expected if expected > 0 else math.nan
+        ratio = actual / expected
         # an average rate is only achieved over the whole period; a cumulative change can be early
         counts = met and (final or not annual)
         status = Status(str(classify_ratio(ratio, counts, final=final, thresholds=ctx.thresholds)))
@@ -362,13 +379,11 @@ def _judge_rate(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
                     f"the compounding path expects {expected:.2f} % by {data_year}",
                 )
             )
-    if annual and not final and not met:
-        notes.append(_rest_of_period(measure, target, data_year, higher=higher, required=required))
-    sign = 1.0 if higher else -1.0
-    start = measure.values[base] if target.baseline_value is None else target.baseline_value
-    # the level the target implies at the deadline: the forecast projects the level, not the rate
-    step = 1.0 + sign * required / 100.0
-    goal_level = start * (step ** (deadline - base) if annual else step)
+    start = measure.start
+    goal_level = _implied_level(start, required, target, higher=higher)
+    if annual and not final and not met and not ceiling:
+        notes.append(_rest_of_period(measure, goal_level, target, data_year, higher=higher))
+    # the forecast projects the level the target implies at the deadline, not the rate
     projection = _forecast(
         {y: v for y, v in measure.values.items() if base <= y <= data_year},
         target,
@@ -376,7 +391,7 @@ def _judge_rate(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
         goal=goal_level,
         band=None,
         baseline=start,
-        higher=higher,
+        higher=higher and not ceiling,
         model=LOGLINEAR,
     )
     return TargetEvaluation(
@@ -395,15 +410,19 @@ def _judge_rate(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
     )
 
 
-def _rest_of_period(
-    measure: Measure, target: Target, data_year: int, *, higher: bool, required: float
-) -> Reason:
+def _implied_level(start: float, rate: float, target: Target, *, higher: bool) -> float:
+    """The indicator's value a rate target implies at its deadline: start·(1 ± r)^years for an
+    average annual rate, start·(1 ± r) for a cumulative change."""
+    step = 1.0 + (1.0 if higher else -1.0) * rate / 100.0
+    if target.kind is TargetKind.average_annual_rate:
+        return start * step ** (target.deadline_year - target.baseline_year)
+    return start * step
+
+
+def _rest_of_period(measure: Measure, goal: float, target: Target, data_year: int, *, higher: bool) -> Reason:
     """What the remaining years need for an average-rate target to still be met."""
-    sign = 1.0 if higher else -1.0
-    base, deadline = target.baseline_year, target.deadline_year
-    start = measure.values[base] if target.baseline_value is None else target.baseline_value
-    goal = start * (1.0 + sign * required / 100.0) ** (deadline - base)
-    needed = sign * required_rate(
+    deadline = target.deadline_year
+    needed = (1.0 if higher else -1.0) * required_rate(
         current=measure.values[data_year], goal=goal, years_left=deadline - data_year
     )
     word_zh = "增长" if higher else "下降"
@@ -414,9 +433,20 @@ def _rest_of_period(
     )
 
 
-def _rate_measure(target: Target, series: dict[int, float]) -> Measure | Reason:
+def _baseline(target: Target, ctx: EvaluationContext, series: Mapping[int, float]) -> float:
+    """The catalogue's baseline value where the target is judged at its own scope; below it (a
+    district of a city target) the division's own value in the base year."""
+    own_scope = ctx.scope_id is None or ctx.scope_id == target.scope_division_id
+    if target.baseline_value is not None and own_scope:
+        return target.baseline_value
+    return series.get(target.baseline_year, math.nan)
+
+
+def _rate_measure(
+    target: Target, series: dict[int, float], *, ctx: EvaluationContext, higher_is_better: bool
+) -> Measure | Reason:
     base = target.baseline_year
-    baseline = target.baseline_value if target.baseline_value is not None else series.get(base, math.nan)
+    baseline = _baseline(target, ctx, series)
     if math.isnan(baseline):
         return Reason(f"缺少基期({base}年)数据", f"no baseline: no data for the base year {base}")
     if baseline <= 0:
@@ -425,9 +455,9 @@ def _rate_measure(target: Target, series: dict[int, float]) -> Measure | Reason:
             f"the baseline {_fmt(baseline)} is not positive",
         )
     goal = target.value if target.value is not None else math.nan
-    higher = target.indicator.direction is Direction.higher_better
     build = annual_rate_measure if target.kind is TargetKind.average_annual_rate else change_measure
-    return build(series, base_year=base, baseline=baseline, target=goal, higher_is_better=higher)
+    measure = build(series, base_year=base, baseline=baseline, target=goal, higher_is_better=higher_is_better)
+    return replace(measure, start=baseline)
 
 
 def _judge_trend(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
@@ -441,8 +471,7 @@ def _judge_trend(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
     base = target.baseline_year
 
     def build(series: dict[int, float]) -> Measure:
-        baseline = target.baseline_value if target.baseline_value is not None else series.get(base, math.nan)
-        return level_measure(series, baseline=baseline, target=math.nan)
+        return level_measure(series, baseline=_baseline(target, ctx, series), target=math.nan)
 
     obs = _observe(target, ctx, build)
     if isinstance(obs, TargetEvaluation):
@@ -504,9 +533,10 @@ def _judge_qualitative(target: Target, ctx: EvaluationContext) -> TargetEvaluati
         )
         return _not_evaluable(target, ctx.year, reason)
     reason = Reason(
-        f"人工评估({assessment.assessor},{assessment.assessed_on.isoformat()}):{assessment.evidence}",
-        f"manual assessment by {assessment.assessor} on {assessment.assessed_on.isoformat()}: "
+        f"{assessment.year}年度人工评估({assessment.assessor},{assessment.assessed_on.isoformat()}):"
         f"{assessment.evidence}",
+        f"manual assessment of {assessment.year} by {assessment.assessor} on "
+        f"{assessment.assessed_on.isoformat()}: {assessment.evidence}",
     )
     return TargetEvaluation(
         target.id, target.code, ctx.year, Status(assessment.status), reason, data_year=assessment.year
@@ -530,8 +560,9 @@ JUDGES: dict[TargetKind, Callable[[Target, EvaluationContext], TargetEvaluation]
 def _per_period(
     target: Target, year: int, measure: Measure, data_year: int, notes: list[Reason], done: dict[str, Any]
 ) -> TargetEvaluation:
-    """每年新增 N: each year is complete once it has data and must meet N on its own; the target
-    is achieved so far only if every judged year met it."""
+    """每年新增 N: each year is complete once it has data and must meet N on its own. A year that
+    fell short is lost for good (``missed``); while every judged year met it the target is
+    ``on_track`` before the deadline year is judged and ``achieved`` once it is."""
     judged = {y: v for y, v in measure.by_year.items() if y <= data_year and not math.isnan(v)}
     short = sorted(y for y, v in judged.items() if not _met(target, v, measure))
     listed = "、".join(map(str, short))
@@ -545,7 +576,9 @@ def _per_period(
     )
     actual = measure.by_year[data_year]
     pi = actual / measure.target if measure.target else math.nan
-    status = Status.missed if short else Status.achieved
+    done_all = data_year >= target.deadline_year
+    status = Status.missed if short else Status.achieved if done_all else Status.on_track
+    tau = float(time_progress(data_year, target.baseline_year, target.deadline_year))
     return TargetEvaluation(
         target.id,
         target.code,
@@ -553,9 +586,9 @@ def _per_period(
         status,
         _join(notes),
         target=measure.target,
-        tau=1.0,
+        tau=tau,
         pi=pi,
-        ratio=pi,
+        ratio=math.nan,
         **done,
     )
 
@@ -617,11 +650,9 @@ def _met(target: Target, actual: float, measure: Measure) -> bool:
 
 
 def _measure(
-    target: Target, series: dict[int, float], *, reference: dict[int, float] | None = None
+    target: Target, series: dict[int, float], *, baseline: float, reference: dict[int, float] | None = None
 ) -> Measure:
     base = target.baseline_year
-    stock = series.get(base, math.nan)
-    baseline = target.baseline_value if target.baseline_value is not None else stock
     goal = target.value if target.value is not None else math.nan
     if reference is not None:  # relative: the goal is the reference value, settled per data year
         return replace(level_measure(series, baseline=baseline, target=math.nan), reference=reference)

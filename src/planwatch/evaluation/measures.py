@@ -35,6 +35,8 @@ class Measure:
     """The indicator's own values at the scope the measure was computed from (the data used)."""
     reference: dict[int, float] = field(default_factory=dict)
     """A relative target's reference series (e.g. the national standard) per year."""
+    start: float = math.nan
+    """Rate targets: the indicator's value in the base year the rates are counted from."""
 
 
 def level_measure(series: Mapping[int, float], *, baseline: float, target: float) -> Measure:
