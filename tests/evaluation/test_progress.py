@@ -6,11 +6,23 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from planwatch.config import StatusThresholds
-from planwatch.evaluation.progress import Status, actual_progress, classify, is_met, time_progress
+from planwatch.evaluation.progress import (
+    Status,
+    actual_progress,
+    annual_rate,
+    band_progress,
+    classify,
+    classify_ratio,
+    expected_change,
+    is_met,
+    progress_ratio,
+    time_progress,
+    trend_status,
+)
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
@@ -50,6 +62,7 @@ def test_actual_progress_when_baseline_already_meets_target() -> None:
 
 
 @given(finite, finite, finite)
+@example(2.0, 1.1125369292536007e-308, 0.0)  # a subnormal required change overflowed with a warning
 def test_actual_progress_mirrors_with_direction(actual: float, baseline: float, target: float) -> None:
     higher = float(actual_progress(actual, baseline, target, higher_is_better=True))
     lower = float(actual_progress(-actual, -baseline, -target, higher_is_better=False))
@@ -154,3 +167,64 @@ def test_band_progress_counts_overshoot_as_distance() -> None:
     assert band_progress(7, 3, 5, 6) == pytest.approx(0.5)  # 1 beyond the far side
     assert band_progress(9, 7, 5, 6) == pytest.approx(-2.0)  # from above, moved three times as far away
     assert band_progress(6.5, 5.5, 5, 6, met=False) == 0.0  # baseline was inside, now outside
+
+
+@given(st.floats(0.1, 60), st.floats(0, 1), st.floats(0, 1), st.booleans())
+def test_the_compounding_path_ends_at_the_rate_and_never_goes_back(
+    rate: float, tau_a: float, tau_b: float, higher: bool
+) -> None:
+    assert float(expected_change(rate, 1.0, higher_is_better=higher)) == pytest.approx(rate)
+    assert float(expected_change(rate, 0.0, higher_is_better=higher)) == pytest.approx(0.0, abs=1e-12)
+    low, high = sorted((tau_a, tau_b))
+    assert (
+        expected_change(rate, low, higher_is_better=higher)
+        <= expected_change(rate, high, higher_is_better=higher) + 1e-9
+    )
+
+
+def test_halfway_through_a_reduction_expects_more_than_half() -> None:
+    # 13.5 % over five years is a constant yearly cut: 1 − 0.865^0.5 = 6.995 %, not the linear 6.75 %
+    assert float(expected_change(13.5, 0.5, higher_is_better=False)) == pytest.approx(6.9946, abs=1e-4)
+
+
+@given(st.floats(1, 1e6), st.floats(-20, 40), st.integers(1, 15))
+def test_annual_rate_inverts_compound_growth(start: float, rate: float, years: int) -> None:
+    end = start * (1 + rate / 100) ** years
+    assert float(annual_rate(start, end, years)) == pytest.approx(rate, abs=1e-6)
+
+
+def test_annual_rate_is_undefined_across_zero() -> None:
+    assert np.isnan(annual_rate(0.0, 10.0, 3))
+    assert np.isnan(annual_rate(-5.0, 10.0, 3))
+    assert np.isnan(annual_rate(5.0, 10.0, 0))
+
+
+ORDER = ["seriously_lagging", "lagging", "on_track", "ahead", "achieved"]
+
+
+@given(st.floats(0, 3), st.floats(0, 3), st.booleans())
+def test_a_higher_ratio_never_gives_a_worse_status(r_a: float, r_b: float, final: bool) -> None:
+    low, high = sorted((r_a, r_b))
+    worse = str(classify_ratio(low, False, final=final))
+    better = str(classify_ratio(high, False, final=final))
+    if final:
+        assert worse == better == "missed"
+    else:
+        assert ORDER.index(worse) <= ORDER.index(better)
+
+
+@given(st.floats(0, 1), st.floats(0, 1), st.booleans(), st.booleans())
+def test_a_trend_with_more_changes_the_right_way_never_judges_worse(
+    s_a: float, s_b: float, overall: bool, final: bool
+) -> None:
+    low, high = sorted((s_a, s_b))
+    order = ["missed", "seriously_lagging", "lagging", "on_track", "achieved"]
+    worse = str(trend_status(low, overall, final=final))
+    better = str(trend_status(high, overall, final=final))
+    assert order.index(worse) <= order.index(better)
+
+
+def test_extreme_sizes_give_numbers_not_warnings() -> None:
+    # a subnormal band distance or a huge π once raised "overflow" (warnings are errors here)
+    assert float(band_progress(5.0, 1e-308, 2e-308, 3e-308)) == -np.inf
+    assert float(progress_ratio(1e-310, 1e300)) == np.inf

@@ -66,7 +66,7 @@ def time_progress(year: ArrayLike, base_year: ArrayLike, deadline: ArrayLike) ->
     year_a = np.asarray(year, dtype=float)
     base_a = np.asarray(base_year, dtype=float)
     span = np.asarray(deadline, dtype=float) - base_a
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         tau = np.where(span > 0, (year_a - base_a) / span, np.nan)
     return np.asarray(np.clip(tau, 0.0, 1.0), dtype=float)
 
@@ -93,7 +93,8 @@ def actual_progress(
     required = (target_a - baseline_a) * sign
     achieved = (actual_a - baseline_a) * sign
     meets = (actual_a - target_a) * sign >= 0 if met is None else np.asarray(met, dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # a required change of a subnormal size overflows to ±inf: far beyond the target, not an error
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         pi = np.where(required > 0, achieved / required, np.where(meets, 1.0, 0.0))
     nan = np.isnan(actual_a) | np.isnan(baseline_a) | np.isnan(target_a)
     return np.asarray(np.where(nan, np.nan, pi), dtype=float)
@@ -116,7 +117,7 @@ def band_progress(
 
     d0, d = distance(baseline), distance(actual)
     inside = d == 0 if met is None else np.asarray(met, dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         pi = np.where(d0 > 0, 1.0 - d / d0, np.where(inside, 1.0, 0.0))
     nan = np.isnan(np.asarray(actual, dtype=float)) | np.isnan(np.asarray(baseline, dtype=float))
     return np.asarray(np.where(nan, np.nan, pi), dtype=float)
@@ -238,7 +239,7 @@ def annual_rate(first: ArrayLike, last: ArrayLike, years: ArrayLike) -> FloatArr
     a, b = np.asarray(first, dtype=float), np.asarray(last, dtype=float)
     n = np.asarray(years, dtype=float)
     ok = (a > 0) & (b > 0) & (n > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rate = np.power(np.where(ok, b / a, np.nan), 1.0 / np.where(ok, n, np.nan)) - 1.0
     return np.asarray(np.where(ok, rate * 100.0, np.nan), dtype=float)
 
@@ -276,5 +277,5 @@ def trend_status(share: ArrayLike, overall: ArrayLike, *, final: ArrayLike) -> n
 def progress_ratio(tau: ArrayLike, pi: ArrayLike) -> FloatArray:
     """r = π / τ; NaN where τ = 0."""
     tau_a = np.asarray(tau, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.asarray(np.where(tau_a > 0, np.asarray(pi, dtype=float) / tau_a, np.nan), dtype=float)
