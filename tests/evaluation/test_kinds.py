@@ -31,12 +31,20 @@ def division(session: Session, code: str) -> Division:
     return found
 
 
-def record(session: Session, target: Target, values: dict[int, float], *, code: str = JINJIANG) -> None:
+def record(
+    session: Session,
+    target: Target,
+    values: dict[int, float],
+    *,
+    code: str = JINJIANG,
+    indicator_id: int | None = None,
+) -> None:
+    """Approved annual values of the target's indicator (or ``indicator_id``) in division ``code``."""
     where = division(session, code)
     for year, value in values.items():
         session.add(
             DataValue(
-                indicator_id=target.indicator_id,
+                indicator_id=indicator_id or target.indicator_id,
                 division_id=where.id,
                 period=str(year),
                 year=year,
@@ -378,24 +386,11 @@ def test_relative_target_takes_the_reference_of_the_data_year_or_the_latest_befo
     session: Session, plan: Plan
 ) -> None:
     target = find_target(session, "K-REL", plan_code="KINDS")
-    reference = find_target(session, "K-REL", plan_code="KINDS").reference_indicator
+    reference = target.reference_indicator
     assert reference is not None
     record(session, target, {2020: 0.30, 2023: 0.32})
-    city = division(session, "510100")
-    for year, value in {2020: 0.333, 2022: 0.35}.items():  # no reference value for 2023
-        session.add(
-            DataValue(
-                indicator_id=reference.id,
-                division_id=city.id,
-                period=str(year),
-                year=year,
-                value=value,
-                source=ValueSource.reported,
-                status=ValueStatus.approved,
-                recorded_by="test",
-            )
-        )
-    session.flush()
+    # the standard is reported for the city; none for 2023
+    record(session, target, {2020: 0.333, 2022: 0.35}, code="510100", indicator_id=reference.id)
     result = evaluate_target(session, target, 2023)
     assert result.target == 0.35  # 2022's standard, the latest up to 2023
     assert result.pi == pytest.approx((0.32 - 0.30) / (0.35 - 0.30))  # 0.4
