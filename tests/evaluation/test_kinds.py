@@ -57,6 +57,26 @@ def record(
     session.flush()
 
 
+def record_months(session: Session, target: Target, years: dict[int, tuple[range, float]]) -> None:
+    """Approved monthly values in Jinjiang: year → (the months, the value of each)."""
+    where = division(session, JINJIANG)
+    for year, (months, value) in years.items():
+        for month in months:
+            session.add(
+                DataValue(
+                    indicator_id=target.indicator_id,
+                    division_id=where.id,
+                    period=f"{year}-{month:02d}",
+                    year=year,
+                    value=value,
+                    source=ValueSource.reported,
+                    status=ValueStatus.approved,
+                    recorded_by="test",
+                )
+            )
+    session.flush()
+
+
 def evaluate(session: Session, code: str, values: dict[int, float], year: int) -> TargetEvaluation:
     target = find_target(session, code, plan_code="KINDS")
     record(session, target, values)
@@ -322,28 +342,15 @@ def test_monthly_values_are_summed_into_the_year_and_an_incomplete_year_is_left_
     session: Session, plan: Plan
 ) -> None:
     target = find_target(session, "K-MONTHLY", plan_code="KINDS")
-    where = division(session, JINJIANG)
-    months = {2020: range(1, 13), 2022: range(1, 13), 2023: range(1, 7)}  # 2023 has only half a year
-    for year, span in months.items():
-        for month in span:
-            session.add(
-                DataValue(
-                    indicator_id=target.indicator_id,
-                    division_id=where.id,
-                    period=f"{year}-{month:02d}",
-                    year=year,
-                    value=100.0 if year == 2020 else 150.0,
-                    source=ValueSource.reported,
-                    status=ValueStatus.approved,
-                    recorded_by="test",
-                )
-            )
-    session.flush()
+    record_months(session, target, {2020: (range(1, 13), 100.0), 2022: (range(1, 13), 150.0)})
+    record_months(session, target, {2023: (range(1, 7), 150.0)})  # 2023 has only half a year
     result = evaluate_target(session, target, 2023)
     assert result.baseline == 1200  # 12 × 100
     assert result.actual == 1800  # 2022: 12 × 150; 2023's six months are not a year
     assert result.data_year == 2022
     assert result.pi == pytest.approx(0.5)
+    assert result.reason is not None
+    assert "incomplete years left out of the sums (2023: 6 of 12 periods)" in result.reason.en
 
 
 def test_forecast_reads_nothing_after_the_evaluation_year(session: Session, plan: Plan) -> None:
@@ -438,3 +445,13 @@ def test_below_the_scope_a_division_counts_from_its_own_base_year(session: Sessi
     district = judge(target, replace(ctx, scope_id=jinjiang.id))
     assert district.actual == pytest.approx(7.0)  # from Jinjiang's own 100, not the city's 2000
     assert district.status is Status.on_track
+
+
+def test_a_monthly_mean_of_an_incomplete_year_counts_and_says_so(session: Session, plan: Plan) -> None:
+    target = find_target(session, "K-MEAN-MONTHLY", plan_code="KINDS")
+    record_months(session, target, {2020: (range(1, 13), 20.0), 2023: (range(1, 4), 14.0)})  # 2023: Jan–Mar
+    result = evaluate_target(session, target, 2023)
+    assert result.actual == 14.0  # the mean of the three months there are
+    assert result.pi == pytest.approx(0.6)  # (20 − 14) / (20 − 10)
+    assert result.reason is not None
+    assert "incomplete years taken from the periods present (2023: 3 of 12 periods)" in result.reason.en

@@ -76,6 +76,9 @@ class IndicatorData:
     def __init__(self, session: Session, indicator: Indicator, audience: Audience = OPERATOR) -> None:
         self.indicator = indicator
         self.rows: dict[int, dict[int, Cell]] = defaultdict(dict)
+        self.partial: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
+        """Year → division → (periods present, periods in a year) where the year is incomplete: its
+        mean or last value stands for the year; an incomplete sum stands for nothing."""
         rows = [
             row
             for row in session.scalars(
@@ -109,11 +112,24 @@ class IndicatorData:
             method=self.indicator.period_aggregation,
             keys=["division_id"],
         )
-        for division_id, year, value, numerator, denominator in annual[
-            ["division_id", "year", "value", "numerator", "denominator"]
-        ].itertuples(index=False):
-            if division_id in self.rows[year] or math.isnan(value):
-                continue  # an annual value wins; an incomplete sum is no value
+        columns = [
+            "division_id",
+            "year",
+            "value",
+            "numerator",
+            "denominator",
+            "periods_present",
+            "periods_expected",
+        ]
+        for division_id, year, value, numerator, denominator, present, expected in annual[columns].itertuples(
+            index=False
+        ):
+            if division_id in self.rows[year]:
+                continue  # an annual value wins
+            if present < expected:
+                self.partial[int(year)][int(division_id)] = (int(present), int(expected))
+            if math.isnan(value):
+                continue  # an incomplete sum is no value
             source = ValueSource.simulated if (division_id, year) in simulated else ValueSource.reported
             self.rows[int(year)][int(division_id)] = Cell(
                 int(division_id), float(value), _or_none(numerator), _or_none(denominator), source

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from planwatch.evaluation.data import EvaluationContext, coverage_series, scope_series
+from planwatch.divisions.tree import Node
+from planwatch.evaluation.data import EvaluationContext, IndicatorData, coverage_series, scope_series
 from planwatch.evaluation.forecast import LOGLINEAR, Forecast, forecast_series
 from planwatch.evaluation.measures import (
     Measure,
@@ -136,6 +137,7 @@ def _observe(
         )
     notes.extend(_gap_notes(measure, base, data_year))
     notes.extend(_reporting_notes(target, measure, reported, base, data_year))
+    notes.extend(_partial_year_notes(data, ctx, scope, base, horizon))
     done: dict[str, Any] = {
         "data_year": data_year,
         "actual": measure.by_year[data_year],
@@ -591,6 +593,36 @@ def _per_period(
         ratio=math.nan,
         **done,
     )
+
+
+def _partial_year_notes(
+    data: IndicatorData, ctx: EvaluationContext, scope: Node, base: int, up_to: int
+) -> list[Reason]:
+    """Name the years up to ``up_to`` whose months or quarters are incomplete in the scope: a
+    mean or last value then stands for the year, and an incomplete sum is left out."""
+    if not data.partial:
+        return []
+    inside = {scope.id} | {n.id for n in ctx.tree.descendants(scope.id)}
+    found = []
+    for year in sorted(y for y in data.partial if base <= y <= up_to):
+        shares = [pe for division, pe in data.partial[year].items() if division in inside]
+        if shares:
+            present, expected = min(shares)
+            found.append((year, present, expected))
+    if not found:
+        return []
+    summed = data.indicator.period_aggregation.value == "sum"
+    zh = "、".join(f"{y}年仅{p}/{e}期" for y, p, e in found)
+    en = ", ".join(f"{y}: {p} of {e} periods" for y, p, e in found)
+    if summed:
+        return [
+            Reason(f"月度/季度数据不全({zh}),该年合计不计", f"incomplete years left out of the sums ({en})")
+        ]
+    return [
+        Reason(
+            f"月度/季度数据不全({zh}),按已有期数计", f"incomplete years taken from the periods present ({en})"
+        )
+    ]
 
 
 def _gap_notes(measure: Measure, base: int, data_year: int) -> list[Reason]:
