@@ -169,21 +169,17 @@ def _judge_progress(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
     problem = _fixed_comparator(target)
     if problem is not None:
         return _not_evaluable(target, year, problem)
+    reference: dict[int, float] | None = None
     if target.kind is TargetKind.relative:
-        reference = _reference_series(target, ctx)
-        if isinstance(reference, Reason):
-            return _not_evaluable(target, year, reference)
-        obs = _observe(
-            target,
-            ctx,
-            lambda series: _measure(
-                target, series, baseline=_baseline(target, ctx, series), reference=reference
-            ),
-        )
-    else:
-        obs = _observe(
-            target, ctx, lambda series: _measure(target, series, baseline=_baseline(target, ctx, series))
-        )
+        found = _reference_series(target, ctx)
+        if isinstance(found, Reason):
+            return _not_evaluable(target, year, found)
+        reference = found
+    obs = _observe(
+        target,
+        ctx,
+        lambda series: _measure(target, series, baseline=_baseline(target, ctx, series), reference=reference),
+    )
     if isinstance(obs, TargetEvaluation):
         return obs
     if target.kind is TargetKind.relative:
@@ -213,17 +209,17 @@ def _judge_progress(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
         return _not_evaluable(target, year, reason, measure=measure, simulated=done["simulated"])
     tau = float(time_progress(data_year, base, deadline))
     band = _band(target, measure)
+    # a coverage share always has to rise (to 100 %), whatever the indicator counts
+    higher = (
+        target.indicator.direction is Direction.higher_better or target.kind is TargetKind.per_unit_coverage
+    )
     if band is not None:
         goal = band[0] if measure.baseline < band[0] else band[1]
         pi = float(band_progress(actual, measure.baseline, *band, met=met))
     else:
         goal = measure.target
-        higher = target.indicator.direction is Direction.higher_better
         pi = float(actual_progress(actual, measure.baseline, goal, higher_is_better=higher, met=met))
     status = Status(str(classify(tau, pi, met, ctx.thresholds)))
-    higher = (
-        target.indicator.direction is Direction.higher_better or target.kind is TargetKind.per_unit_coverage
-    )
     projection = _forecast(
         {y: v for y, v in measure.by_year.items() if base <= y <= data_year},
         target,
