@@ -306,7 +306,8 @@ def test_rate_of_change_without_a_positive_baseline_says_so(session: Session, pl
 
 def test_trend_counts_the_latest_year_on_year_changes(session: Session, plan: Plan) -> None:
     result = evaluate(session, "K-TREND", {2020: 100, 2021: 95, 2022: 97, 2023: 90}, 2023)
-    assert result.ratio == pytest.approx(2 / 3)
+    assert result.pi == pytest.approx(2 / 3)  # the share of changes that went down
+    assert result.score == pytest.approx(-1.25)  # a trend has no pace: the middle of lagging's band
     assert result.status is Status.lagging
     assert result.reason is not None
     assert "2 of the last 3 year-on-year changes went down (2021: -5, 2022: +2, 2023: -7)" in result.reason.en

@@ -15,12 +15,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from planwatch.config import StatusThresholds
 from planwatch.divisions.tree import Node
-from planwatch.evaluation.data import OPERATOR, Audience, EvaluationContext
+from planwatch.evaluation.data import OPERATOR, Audience, EvaluationContext, coverage_threshold
 from planwatch.evaluation.early_warning import (
     DEFAULT_RULES,
     WarningLevel,
@@ -31,8 +30,8 @@ from planwatch.evaluation.early_warning import (
 from planwatch.evaluation.judges import judge
 from planwatch.evaluation.progress import Status, is_met
 from planwatch.evaluation.results import TargetEvaluation
-from planwatch.evaluation.service import check_year
-from planwatch.models import Department, Plan, Target, Task
+from planwatch.evaluation.service import check_year, plan_targets
+from planwatch.models import Department, Plan, Target
 from planwatch.models.enums import Aggregation, DivisionLevel, Nature, TargetKind
 
 RATE_LIKE = frozenset({TargetKind.average_annual_rate, TargetKind.rate_of_change})
@@ -100,17 +99,7 @@ def plan_warnings(
 ) -> list[TargetWarning]:
     """Every target of ``plan`` that warns in ``year``: red first, then by the plan's order."""
     check_year(plan, year)
-    targets = list(
-        session.scalars(
-            select(Target)
-            .where(Target.plan_id == plan.id)
-            .options(
-                selectinload(Target.indicator),
-                selectinload(Target.task).selectinload(Task.lead_department),
-            )
-            .order_by(Target.position)
-        )
-    )
+    targets = plan_targets(session, plan)
     ctx = EvaluationContext.load(session, year, targets, thresholds, audience)
     out: list[TargetWarning] = []
     for target in targets:
@@ -197,7 +186,7 @@ def _coverage_gaps(
     warned = highest(matched)
     if warned is None:
         return level, []
-    threshold = target.value if target.value is not None else 1.0
+    threshold = coverage_threshold(target)
     out = []
     for unit in ctx.tree.descendants(scope.id, level=level):
         row = rows.get(unit.id)

@@ -25,8 +25,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from planwatch.config import StatusThresholds
 from planwatch.evaluation.alerts import judged_per_division
@@ -34,7 +33,7 @@ from planwatch.evaluation.data import OPERATOR, Audience, EvaluationContext
 from planwatch.evaluation.judges import judge
 from planwatch.evaluation.progress import Status
 from planwatch.evaluation.results import TargetEvaluation
-from planwatch.evaluation.service import check_year
+from planwatch.evaluation.service import check_year, plan_targets
 from planwatch.models import Plan, Target
 
 PREDICTS_MET = frozenset({Status.achieved, Status.ahead, Status.on_track})
@@ -91,11 +90,7 @@ def backtest(
     per_division: bool = True,
 ) -> Backtest:
     """Replay every year of ``plan`` before its targets' deadlines and score the predictions."""
-    targets = list(
-        session.scalars(
-            select(Target).where(Target.plan_id == plan.id).options(selectinload(Target.indicator))
-        )
-    )
+    targets = plan_targets(session, plan)
     deadlines = sorted({t.deadline_year for t in targets})
     result = Backtest(plan.code)
     contexts: dict[int, EvaluationContext] = {}

@@ -250,6 +250,11 @@ def aggregate_rows(indicator: Indicator, rows: list[Cell], population: dict[int,
     )
 
 
+def coverage_threshold(target: Target) -> float:
+    """What each unit must reach for a per-unit coverage target (每个街道至少1个): its value, else 1."""
+    return target.value if target.value is not None else 1.0
+
+
 def coverage_series(
     target: Target, data: IndicatorData, tree: DivisionTree, scope: Node, *, up_to: int | None = None
 ) -> tuple[Measure, bool, int, dict[int, int], dict[int, tuple[int, int]]] | Reason:
@@ -265,7 +270,7 @@ def coverage_series(
             f"该指标不在{level.zh}级填报,无法逐个单元核查",
             f"the indicator is not reported at {level.value} level, so units cannot be checked one by one",
         )
-    threshold = target.value if target.value is not None else 1.0
+    threshold = coverage_threshold(target)
     shares: dict[int, float] = {}
     meeting: dict[int, int] = {}
     reported: dict[int, tuple[int, int]] = {}

@@ -40,6 +40,7 @@ from planwatch.evaluation.progress import (
     trend_status,
 )
 from planwatch.evaluation.results import Reason, TargetEvaluation
+from planwatch.evaluation.scores import target_scores
 from planwatch.models import Indicator, Target
 from planwatch.models.enums import Direction, TargetKind
 
@@ -64,7 +65,11 @@ def judge(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
             "the target's number is missing in the source; a planner can fill it in (planwatch targets set)",
         )
         return _not_evaluable(target, ctx.year, reason)
-    return JUDGES[target.kind](target, ctx)
+    result = JUDGES[target.kind](target, ctx)
+    ratio = math.nan if result.ratio is None else result.ratio
+    score = float(target_scores(ratio, result.status.value, ctx.thresholds))
+    result.score = None if math.isnan(score) else score
+    return result
 
 
 @dataclass
@@ -515,7 +520,7 @@ def _judge_trend(target: Target, ctx: EvaluationContext) -> TargetEvaluation:
         _join(notes),
         tau=tau,
         pi=check.share,
-        ratio=check.share,
+        ratio=math.nan,  # a trend has no pace: it scores the middle of its status's band
         **obs.done,
     )
 

@@ -40,6 +40,8 @@ class TargetEvaluation:
     units_reported: int | None = None
     units_expected: int | None = None
     forecast: Forecast | None = None
+    score: float | None = None
+    """−5…+5 for the plan-tree roll-up (``scores.target_scores``); None when not evaluable."""
     forecast_scale: str = "measure"
     """What ``forecast`` projects: the judged ``measure``, or the indicator's ``value`` (rate targets)."""
     """The projection at the deadline from the data up to the data year (before the deadline only)."""

@@ -28,7 +28,7 @@ from planwatch.evaluation.data import (
 from planwatch.evaluation.judges import FIXED_COMPARATORS, judge
 from planwatch.evaluation.progress import is_met
 from planwatch.evaluation.results import PlanEvaluation, Reason, TargetEvaluation
-from planwatch.models import DataValue, Plan, Target
+from planwatch.models import DataValue, Plan, Target, Task
 from planwatch.models.enums import DivisionLevel, PlanKind, TargetKind
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "evaluate_target",
     "get_plan",
     "latest_data_year",
+    "plan_targets",
     "plan_years",
 ]
 
@@ -74,16 +75,25 @@ def evaluate_plan(
 ) -> PlanEvaluation:
     """Evaluate every target of ``plan`` with the data up to ``year``."""
     check_year(plan, year)
-    targets = list(
+    targets = plan_targets(session, plan)
+    ctx = EvaluationContext.load(session, year, targets, thresholds, audience)
+    return PlanEvaluation(plan.id, year, [judge(target, ctx) for target in targets])
+
+
+def plan_targets(session: Session, plan: Plan) -> list[Target]:
+    """The plan's targets in its order, with their indicators and their tasks' lead departments
+    loaded (what evaluation, warnings and back-testing read of each)."""
+    return list(
         session.scalars(
             select(Target)
             .where(Target.plan_id == plan.id)
-            .options(selectinload(Target.indicator))
+            .options(
+                selectinload(Target.indicator),
+                selectinload(Target.task).selectinload(Task.lead_department),
+            )
             .order_by(Target.position)
         )
     )
-    ctx = EvaluationContext.load(session, year, targets, thresholds, audience)
-    return PlanEvaluation(plan.id, year, [judge(target, ctx) for target in targets])
 
 
 def evaluate_target(

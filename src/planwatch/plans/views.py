@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,8 +13,8 @@ from planwatch.config import StatusThresholds
 from planwatch.divisions.maps import PALETTE, classes, project
 from planwatch.errors import NotFoundError
 from planwatch.evaluation.forecast import DEFAULT_LEVEL
-from planwatch.evaluation.progress import Status, classify_ratio
-from planwatch.evaluation.scores import IN_PROGRESS, Leaf, rollup_scores, target_scores
+from planwatch.evaluation.progress import Status
+from planwatch.evaluation.scores import Leaf, rollup_scores
 from planwatch.evaluation.service import (
     OPERATOR,
     Audience,
@@ -89,6 +88,8 @@ class EvaluationOut(BaseModel):
     values: dict[int, float]
     """The indicator's own values at the scope (the data the measure was computed from)."""
     forecast: ForecastOut | None
+    score: float | None
+    """−5…+5, what the target adds to its section's score (docs/evaluation.md §6)."""
 
 
 class ForecastOut(BaseModel):
@@ -199,6 +200,7 @@ def evaluation_out(evaluation: TargetEvaluation, deadline: int | None = None) ->
         series=_finite_series(measure.by_year) if measure else {},
         values=_finite_series(measure.values) if measure else {},
         forecast=forecast_out(evaluation, deadline) if deadline is not None else None,
+        score=_finite(evaluation.score),
     )
 
 
@@ -396,7 +398,7 @@ def plan_overview(
     counts = {status.value: 0 for status in Status}
     for view in views:
         counts[view.status or Status.not_evaluable.value] += 1
-    scored = _section_scores(sections, views, thresholds)
+    scored = _section_scores(sections, views)
     return PlanOverview(
         code=plan.code,
         title_zh=plan.title_zh,
@@ -426,17 +428,17 @@ def plan_overview(
     )
 
 
-def _section_scores(
-    sections: Sequence[Section], views: list[TargetOut], thresholds: StatusThresholds | None
-) -> dict[int, dict[str, Any]]:
+def _section_scores(sections: Sequence[Section], views: list[TargetOut]) -> dict[int, dict[str, Any]]:
     """Each section's rolled-up score and status, and its children's weights (scores.py)."""
     by_code = {s.code: s for s in sections}
-    statuses = [v.status or Status.not_evaluable.value for v in views]
-    ratios = [_scorable_ratio(v, thresholds) for v in views]
-    values = target_scores(ratios, statuses, thresholds)
     leaves = [
-        Leaf(("target", v.code), by_code[v.section.code].id, status, None if math.isnan(score) else score)
-        for v, status, score in zip(views, statuses, values.tolist(), strict=True)
+        Leaf(
+            ("target", v.code),
+            by_code[v.section.code].id,
+            v.status or Status.not_evaluable.value,
+            v.evaluation.score if v.evaluation else None,
+        )
+        for v in views
         if v.section is not None and v.section.code in by_code
     ]
     nodes = [(s.id, s.parent_id) for s in sections]
@@ -461,16 +463,6 @@ def _section_scores(
             ],
         }
     return out
-
-
-def _scorable_ratio(view: TargetOut, thresholds: StatusThresholds | None) -> float:
-    """r where it is what set the status; NaN otherwise (a trend, a ceiling, a manual assessment),
-    which scores the middle of the status's band."""
-    ev = view.evaluation
-    if ev is None or ev.ratio is None or ev.status not in IN_PROGRESS:
-        return math.nan
-    same = str(classify_ratio(ev.ratio, False, final=False, thresholds=thresholds)) == ev.status
-    return ev.ratio if same else math.nan
 
 
 class UnitValueOut(BaseModel):
