@@ -87,6 +87,12 @@ _ALIASES: Final = {
     "corridor": "footway",
     "sidewalk": "footway",
     "crossing": "footway",
+    # walk-only ways OSM tags apart (Helsinki's extract has 159 trails); unknown, they would be
+    # driven as unclassified roads
+    "trail": "path",
+    "elevator": "footway",
+    "escalator": "footway",
+    "ladder": "steps",
 }
 
 
@@ -147,7 +153,7 @@ class Network:
     name: str = "network"
     source: str = ""
     simulated: bool = False
-    _graphs: dict[tuple[str, str, int], sparse.csr_array] = field(default_factory=dict, repr=False)
+    _graphs: dict[tuple[str, str, int, bool], sparse.csr_array] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         n, m = len(self.x), len(self.edge_u)
@@ -155,11 +161,17 @@ class Network:
             raise NetworkError(f"network {self.name}: x has {n} nodes, y has {len(self.y)}")
         for name in ("edge_v", "length", "road_class", "oneway"):
             if len(getattr(self, name)) != m:
-                raise NetworkError(f"network {self.name}: {name} has {len(getattr(self, name))} edges, not {m}")
-        if m and (min(self.edge_u.min(), self.edge_v.min()) < 0 or max(self.edge_u.max(), self.edge_v.max()) >= n):
+                raise NetworkError(
+                    f"network {self.name}: {name} has {len(getattr(self, name))} edges, not {m}"
+                )
+        if m and (
+            min(self.edge_u.min(), self.edge_v.min()) < 0 or max(self.edge_u.max(), self.edge_v.max()) >= n
+        ):
             raise NetworkError(f"network {self.name}: an edge refers to a node that does not exist")
         if m and not np.all(self.length > 0):
-            raise NetworkError(f"network {self.name}: every edge needs a positive length (zero-length edges are dropped by the readers)")
+            raise NetworkError(
+                f"network {self.name}: every edge needs a positive length (zero-length edges are dropped by the readers)"
+            )
 
     @property
     def node_count(self) -> int:
@@ -188,11 +200,17 @@ class Network:
         return self.length / speed
 
     def graph(
-        self, mode: Mode, weight: Weight = "time", speeds: Mapping[str, float | None] | None = None
+        self,
+        mode: Mode,
+        weight: Weight = "time",
+        speeds: Mapping[str, float | None] | None = None,
+        *,
+        reverse: bool = False,
     ) -> sparse.csr_array:
         """The directed CSR graph of ``mode``: both directions of every edge the mode may use, except
-        the reverse of one-way edges when driving. Parallel edges keep the cheapest. Cached."""
-        key = (mode, weight, id(speeds) if speeds is not None else 0)
+        the reverse of one-way edges when driving. Parallel edges keep the cheapest. ``reverse``
+        turns every arc round (searches *towards* a place). Cached."""
+        key = (mode, weight, id(speeds) if speeds is not None else 0, reverse)
         cached = self._graphs.get(key)
         if cached is not None:
             return cached
@@ -203,13 +221,17 @@ class Network:
         rows = np.concatenate([self.edge_u[forward], self.edge_v[backward]])
         cols = np.concatenate([self.edge_v[forward], self.edge_u[backward]])
         data = np.concatenate([cost[forward], cost[backward]])
+        if reverse:
+            rows, cols = cols, rows
         graph = csr_min(rows, cols, data, self.node_count)
         self._graphs[key] = graph
         return graph
 
     def components(self, mode: Mode = "walk") -> Components:
         """The weakly connected pieces of ``mode``'s graph, largest first."""
-        count, labels = csgraph.connected_components(self.graph(mode, "length"), directed=True, connection="weak")
+        count, labels = csgraph.connected_components(
+            self.graph(mode, "length"), directed=True, connection="weak"
+        )
         sizes = np.bincount(labels, minlength=count)
         order = np.argsort(-sizes, kind="stable")
         rank = np.empty_like(order)
@@ -217,18 +239,21 @@ class Network:
         return Components(int(count), sizes[order].astype(np.int64), rank[labels].astype(np.int32))
 
     def save(self, path: Path) -> None:
-        """Write the network to one ``.npz`` file (no pickles)."""
-        np.savez(
-            path,
-            x=self.x,
-            y=self.y,
-            edge_u=self.edge_u,
-            edge_v=self.edge_v,
-            length=self.length,
-            road_class=self.road_class,
-            oneway=self.oneway,
-            meta=np.array([self.crs, self.name, self.source, "1" if self.simulated else "0"]),
-        )
+        """Write the network to one ``.npz`` file (no pickles), at exactly ``path``."""
+        # Through an open file: given a name, numpy appends ".npz" when the suffix differs, and
+        # ``load(path)`` would then not find what ``save(path)`` wrote.
+        with Path(path).open("wb") as file:
+            np.savez(
+                file,
+                x=self.x,
+                y=self.y,
+                edge_u=self.edge_u,
+                edge_v=self.edge_v,
+                length=self.length,
+                road_class=self.road_class,
+                oneway=self.oneway,
+                meta=np.array([self.crs, self.name, self.source, "1" if self.simulated else "0"]),
+            )
 
     @classmethod
     def load(cls, path: Path) -> Network:
