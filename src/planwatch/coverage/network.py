@@ -154,6 +154,8 @@ class Network:
     source: str = ""
     simulated: bool = False
     _graphs: dict[tuple[str, str, int, bool], sparse.csr_array] = field(default_factory=dict, repr=False)
+    derived: dict[object, object] = field(default_factory=dict, repr=False)
+    """Other structures built from the arrays once and reused (the snapping KD-tree per mode)."""
 
     def __post_init__(self) -> None:
         n, m = len(self.x), len(self.edge_u)
@@ -285,11 +287,13 @@ def csr_min(
 ) -> sparse.csr_array:
     """An n×n CSR array from COO triples keeping the *minimum* of duplicate entries (scipy would sum
     them, turning two parallel streets into one twice as long)."""
-    order = np.lexsort((data, cols, rows))
-    rows, cols, data = rows[order], cols[order], data[order]
-    keep = np.ones(len(rows), dtype=bool)
-    keep[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    rows, cols, data = rows[keep], cols[keep], data[keep]
+    key = rows.astype(np.int64) * n + cols
+    order = np.argsort(key, kind="stable")  # one integer key sorts ~10× faster than a lexsort
+    key, data = key[order], data[order]
+    if len(key):
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        data, key = np.minimum.reduceat(data, starts), key[starts]
+    rows, cols = key // n, key % n
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     index_type = np.int32 if n < 2**31 - 1 else np.int64

@@ -242,7 +242,7 @@ def network_from_file(
     path: Path | str,
     *,
     layer: str | None = None,
-    snap_tolerance: float = 1.0,
+    snap_tolerance: float | None = None,
     crs: str | None = None,
     name: str | None = None,
 ) -> tuple[Network, NetworkReport]:
@@ -259,8 +259,10 @@ def network_from_file(
         The file.
     layer : str, optional
         Layer of a multi-layer file (GeoPackage); by default its only line layer.
-    snap_tolerance : float
-        Vertices closer than this (metres) are merged into one node.
+    snap_tolerance : float, optional
+        Vertices closer than this (metres) are merged into one node. By default 0 for OSM and
+        GraphML files, whose node ids already give the topology (only vertices at the very same
+        position are merged), and 1 m for line layers, whose line ends rarely meet exactly.
     crs : str, optional
         The CRS of the file's coordinates (e.g. ``"EPSG:4490"``), for files that declare none;
         it replaces a declared CRS.
@@ -302,7 +304,9 @@ def network_from_file(
         crs=target,
         crs_auto=auto,
         crs_note=note,
-        snap_tolerance=snap_tolerance,
+        snap_tolerance=snap_tolerance
+        if snap_tolerance is not None
+        else (0.0 if line_set.vertex_ids is not None else 1.0),
         name=name if name is not None else path.name[: -len(suffix)] or path.name,
         source=str(path),
         simulated=False,

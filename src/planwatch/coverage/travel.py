@@ -32,8 +32,9 @@ from planwatch.coverage.network import SPEEDS_KMH, Mode, Network, NetworkError, 
 Direction = Literal["to_facility", "from_facility"]
 
 SAMPLE_SPACING_M: Final = 40.0
-"""Edges are sampled every 40 m for the snapping KD-tree; a point is then projected exactly onto
-the candidate edges of its nearest samples (at most 20 m from the true nearest edge's sample)."""
+"""Edges are sampled every 40 m (at the middle of pieces of at most 40 m) for the snapping KD-tree;
+a point is projected exactly onto the edges of its nearest samples, and asks for more samples until
+no unseen edge can be nearer (every point of an edge lies within 20 m of one of its samples)."""
 
 _CANDIDATES: Final = 8
 
@@ -70,7 +71,12 @@ def _usable_edges(
 
 
 def _sample_tree(network: Network, edges: npt.NDArray[np.int64]) -> tuple[cKDTree, npt.NDArray[np.int64]]:
-    pieces = np.maximum(1, np.ceil(network.length[edges] / SAMPLE_SPACING_M)).astype(np.int64)
+    # pieces by the segment's drawn length (its ``length`` may be a longer travelled length)
+    drawn = np.hypot(
+        network.x[network.edge_v[edges]] - network.x[network.edge_u[edges]],
+        network.y[network.edge_v[edges]] - network.y[network.edge_u[edges]],
+    )
+    pieces = np.maximum(1, np.ceil(drawn / SAMPLE_SPACING_M)).astype(np.int64)
     owner = np.repeat(edges, pieces)
     start = np.cumsum(pieces) - pieces
     k = np.arange(len(owner)) - np.repeat(start, pieces)
@@ -102,14 +108,39 @@ def snap_points(
     Snapped
         Edge, fraction along it and access distance of every point, in input order.
     """
-    edges = _usable_edges(network, mode, speeds)
-    if len(edges) == 0:
-        raise NetworkError(f"network {network.name} has no edge open to {mode}; check its road classes")
-    tree, owner = _sample_tree(network, edges)
-    k = min(_CANDIDATES, len(owner))
-    _, idx = tree.query(np.column_stack([x, y]), k=k)
-    idx = idx.reshape(len(x), k)
-    cand = owner[idx]  # (n, k) candidate edges, duplicates harmless
+    key = ("snap-tree", mode, id(speeds) if speeds is not None else 0)
+    if key not in network.derived:
+        edges = _usable_edges(network, mode, speeds)
+        if len(edges) == 0:
+            raise NetworkError(f"network {network.name} has no edge open to {mode}; check its road classes")
+        network.derived[key] = _sample_tree(network, edges)
+    tree: cKDTree = network.derived[key][0]  # type: ignore[index]
+    owner: npt.NDArray[np.int64] = network.derived[key][1]  # type: ignore[index]
+    points = np.column_stack([x, y])
+    edge = np.zeros(len(x), dtype=np.int64)
+    t = np.zeros(len(x))
+    dist = np.zeros(len(x))
+    todo = np.arange(len(x))
+    k = _CANDIDATES
+    while len(todo):
+        k = min(k, len(owner))
+        sample_dist, idx = tree.query(points[todo], k=k)
+        sample_dist, idx = sample_dist.reshape(len(todo), k), idx.reshape(len(todo), k)
+        e, tt, dd = _nearest_of(network, x[todo], y[todo], owner[idx])
+        edge[todo], t[todo], dist[todo] = e, tt, dd
+        # every point of an edge lies within half a sample spacing of one of its samples: when the
+        # k-th sample is nearer than best + half a spacing, a nearer edge may hide beyond it, so
+        # ask again with more candidates (a few per cent of points, in dense areas)
+        unsure = (sample_dist[:, -1] < dd + SAMPLE_SPACING_M / 2) & (k < len(owner))
+        todo = todo[unsure]
+        k *= 4
+    return Snapped(edge, t, dist)
+
+
+def _nearest_of(
+    network: Network, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], cand: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The nearest of each point's candidate edges (rows of ``cand``): edge, fraction, distance."""
     u, v = network.edge_u[cand], network.edge_v[cand]
     ax, ay = network.x[u], network.y[u]
     dx, dy = network.x[v] - ax, network.y[v] - ay
@@ -118,7 +149,7 @@ def snap_points(
     dist = np.hypot(px - t * dx, py - t * dy)
     best = np.argmin(dist, axis=1)
     rows = np.arange(len(x))
-    return Snapped(cand[rows, best].astype(np.int64), t[rows, best], dist[rows, best])
+    return cand[rows, best].astype(np.int64), t[rows, best], dist[rows, best]
 
 
 def access_speed(mode: Mode, speeds: Mapping[str, float | None] | None = None) -> float:
@@ -171,8 +202,10 @@ def _with_sources(
     e, t = sources.edge, sources.t
     # from the facility: to v along the edge needs u→v; to u needs v→u. Towards the facility the
     # search runs on the reversed graph, where reaching u means travelling u→v in reality.
-    to_u_ok = backward[e] if direction == "from_facility" else forward[e]
-    to_v_ok = forward[e] if direction == "from_facility" else backward[e]
+    # a point at an end of its edge (t = 0 or 1) is at that node: no travel along the edge, so
+    # the street's direction does not matter
+    to_u_ok = (backward[e] if direction == "from_facility" else forward[e]) | (t == 0.0)
+    to_v_ok = (forward[e] if direction == "from_facility" else backward[e]) | (t == 1.0)
     targets = np.stack([network.edge_u[e], network.edge_v[e]], axis=1)
     weights = np.stack([t * cost[e], (1.0 - t) * cost[e]], axis=1) + access[:, None]
     ok = np.stack([to_u_ok, to_v_ok], axis=1)
@@ -200,8 +233,8 @@ def _origin_costs(
     u, v = network.edge_u[e], network.edge_v[e]
     # from a facility, the origin is reached from u by going forward along its edge, from v
     # backward; towards a facility the origin leaves through u (backward) or v (forward)
-    via_u_ok = forward[e] if direction == "from_facility" else backward[e]
-    via_v_ok = backward[e] if direction == "from_facility" else forward[e]
+    via_u_ok = (forward[e] if direction == "from_facility" else backward[e]) | (t == 0.0)
+    via_v_ok = (backward[e] if direction == "from_facility" else forward[e]) | (t == 1.0)
     via_u = np.where(via_u_ok, node_cost[u] + t * cost[e], np.inf)
     via_v = np.where(via_v_ok, node_cost[v] + (1.0 - t) * cost[e], np.inf)
     through = np.where(via_u <= via_v, u, v).astype(np.int64)
@@ -231,7 +264,7 @@ def _same_edge(
         delta = origins.t[o] - facilities.t[fs]  # > 0: origin lies after the facility (towards v)
         # travelling from the facility to the origin goes forward when delta > 0
         forward_trip = delta >= 0 if direction == "from_facility" else delta <= 0
-        allowed = np.where(forward_trip, forward[e], backward[e])
+        allowed = np.where(forward_trip, forward[e], backward[e]) | (delta == 0.0)
         direct = np.where(allowed, np.abs(delta) * cost[e] + facility_access[fs] + origin_access[o], np.inf)
         best = int(np.argmin(direct))
         if direct[best] < result_cost[o]:
@@ -343,17 +376,32 @@ def catchments(
     out_f: list[npt.NDArray[np.int64]] = []
     out_o: list[npt.NDArray[np.int64]] = []
     out_c: list[npt.NDArray[np.float64]] = []
+    o_u, o_v = network.edge_u[origins.edge], network.edge_v[origins.edge]
     for start in range(0, len(facilities), chunk):
         ids = np.arange(start, min(start + chunk, len(facilities)))
         dist = csgraph.dijkstra(graph, directed=True, indices=n + ids, limit=limit)
+        reached = np.isfinite(dist[:, :n])
         for row, f in enumerate(ids):
-            cost, _ = _origin_costs(dist[row], network, origins, costs, o_access, direction)
-            one = Snapped(facilities.edge[f : f + 1], facilities.t[f : f + 1], facilities.access_m[f : f + 1])
-            fac = np.zeros(len(origins), dtype=np.int64)
-            _same_edge(cost, fac, origins, one, costs, o_access, f_access[f : f + 1], direction)
+            # only origins on an edge with a reached end, or on the facility's own edge, can be near
+            near = np.flatnonzero(
+                reached[row, o_u] | reached[row, o_v] | (origins.edge == facilities.edge[f])
+            )
+            some = origins.take(near)
+            cost, _ = _origin_costs(dist[row], network, some, costs, o_access[near], direction)
+            fac = np.zeros(len(near), dtype=np.int64)
+            _same_edge(
+                cost,
+                fac,
+                some,
+                facilities.take(ids[row : row + 1]),
+                costs,
+                o_access[near],
+                f_access[f : f + 1],
+                direction,
+            )
             within = np.flatnonzero(cost <= limit)
             out_f.append(np.full(len(within), f, dtype=np.int64))
-            out_o.append(within.astype(np.int64))
+            out_o.append(near[within].astype(np.int64))
             out_c.append(cost[within])
     if not out_f:
         empty_i = np.zeros(0, dtype=np.int64)
