@@ -26,11 +26,12 @@ from planwatch.accounts import service as account_service
 from planwatch.audit.security_log import SYSTEM
 from planwatch.clock import system_clock
 from planwatch.config import Settings
+from planwatch.coverage.service import install_coverage_demo
 from planwatch.datasets import CHENGDU_PLAN_CODE, chengdu_path
 from planwatch.datasets.simulate import read_simulation_file, simulate
 from planwatch.db import make_engine, migrate, session_factory, transaction
 from planwatch.divisions.service import load_divisions
-from planwatch.evaluation.service import get_plan
+from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.models.enums import Role, ScopeKind
 from planwatch.plans.service import load_plan_file
 
@@ -146,8 +147,13 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, suffix:
     return fresh_postgres_database(suffix)
 
 
-def build_demo_database(url: str) -> None:
-    """What `planwatch demo --no-serve` builds: schema, divisions, the Chengdu plan, simulated data."""
+COVERAGE_DEMO_SCALE = 0.05
+"""The tests' synthetic Chengdu network is a twentieth of the demo's density (fast to build)."""
+
+
+def build_demo_database(url: str, coverage_dir: Path | None = None) -> None:
+    """What `planwatch demo --no-serve` builds: schema, divisions, the Chengdu plan, simulated data,
+    and with ``coverage_dir`` the life-circle coverage demo (its input files written there)."""
     engine = make_engine(url)
     try:
         migrate(engine)
@@ -165,6 +171,14 @@ def build_demo_database(url: str) -> None:
                 get_plan(session, CHENGDU_PLAN_CODE),
                 read_simulation_file(chengdu_path("simulation.yaml")),
             )
+        if coverage_dir is None:
+            return
+        with transaction(session_factory(engine)) as session:
+            # the demo's life circles on a small synthetic network (模拟数据), as `planwatch demo` does
+            plan = get_plan(session, CHENGDU_PLAN_CODE)
+            install_coverage_demo(
+                session, coverage_dir, year=latest_data_year(session, plan), scale=COVERAGE_DEMO_SCALE
+            )
     finally:
         engine.dispose()
 
@@ -178,7 +192,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database holding the whole Chengdu demo; tests must not change it (use ``session``)."""
     url = database_url(backend, tmp_path_factory, "demo")
-    build_demo_database(url)
+    build_demo_database(url, tmp_path_factory.mktemp("coverage-demo"))
     return url
 
 

@@ -27,10 +27,12 @@ from planwatch.cli.context import (
     reports_errors,
     unit_of_work,
 )
+from planwatch.cli.coverage import coverage_app
 from planwatch.cli.evaluate import evaluate_app
 from planwatch.cli.ingest import ingest_app
 from planwatch.clock import system_clock
 from planwatch.config import Settings
+from planwatch.coverage.service import install_coverage_demo
 from planwatch.crypto import ensure_key_file
 from planwatch.datasets import CHENGDU_PLAN_CODE, chengdu_path
 from planwatch.datasets.simulate import read_simulation_file, simulate
@@ -56,6 +58,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(coverage_app, name="coverage")
 
 
 def _progress() -> Progress:
@@ -267,6 +270,26 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
+def _coverage_demo(settings: Settings) -> None:
+    """The life-circle part of the demo: synthetic network, population and facilities (模拟数据) in
+    ./coverage-demo, coverage computed for the latest data year, two siting examples."""
+    directory = Path.cwd() / "coverage-demo"
+    with _progress() as progress, unit_of_work(settings) as session:
+        year = latest_data_year(session, get_plan(session, CHENGDU_PLAN_CODE))
+        task = progress.add_task("生活圈 coverage", total=None)
+        run = install_coverage_demo(
+            session,
+            directory,
+            year=year,
+            entry_expiry_days=settings.entry_expiry_days,
+            progress=lambda _label: progress.advance(task),
+        )
+        console.print(
+            f"life circles (生活圈): coverage run {run.id} for {year} on the synthetic network in {directory}"
+            f" ({len(run.circles)} circles; 模拟数据 / simulated)"
+        )
+
+
 @app.command()
 @reports_errors
 def demo(
@@ -282,6 +305,7 @@ def demo(
         _check_port_free(settings.host, settings.port)
     _init(settings)
     _simulate(settings, seed=None, params=None, plan_code=None)
+    _coverage_demo(settings)
     with unit_of_work(settings) as session:
         plan = get_plan(session, CHENGDU_PLAN_CODE)
         year = year if year is not None else latest_data_year(session, plan)

@@ -11,6 +11,7 @@ from planwatch.models.account import (
     UserScope,
 )
 from planwatch.models.base import Base
+from planwatch.models.coverage import CoverageDivisionResult, CoverageRun, SitingRun
 from planwatch.models.data_value import (
     Approval,
     DataValue,
@@ -32,6 +33,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "CatalogueChange",
+    "CoverageDivisionResult",
+    "CoverageRun",
     "DataValue",
     "DataValueAudit",
     "Department",
@@ -49,6 +52,7 @@ __all__ = [
     "QualitativeAssessment",
     "Section",
     "SecurityEvent",
+    "SitingRun",
     "Target",
     "Task",
     "User",
