@@ -55,6 +55,17 @@ PUBLIC = {
     ("GET", "/rounds"),
     ("GET", "/rounds/diff"),
     ("GET", "/rounds/{round_id}"),
+    ("GET", "/api/coverage/runs"),
+    ("GET", "/api/coverage/runs/{run}"),
+    ("GET", "/api/coverage/runs/{run}/circles/{code}/divisions"),
+    ("GET", "/api/coverage/runs/{run}/circles/{code}/map"),
+    ("GET", "/api/coverage/siting"),
+    ("GET", "/api/coverage/siting/{siting_id}"),
+    ("GET", "/api/coverage/siting/{siting_id}/map"),
+    ("GET", "/coverage"),
+    ("GET", "/coverage/circles/{code}"),
+    ("GET", "/coverage/siting"),
+    ("GET", "/coverage/siting/{siting_id}"),
     ("GET", "/api/session"),
     ("GET", "/login"),
     ("POST", "/login"),
@@ -203,6 +214,9 @@ SAMPLES = {
     # evaluation rounds: ids that match nothing (publishing is swept with an empty body: 422)
     "round_id": "999999",
     "other_id": "999999",
+    # coverage (生活圈覆盖) and siting: the latest run (none in the sweep's database) and an unknown id
+    "run": "latest",
+    "siting_id": "999999",
 }
 
 

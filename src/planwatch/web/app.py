@@ -31,6 +31,7 @@ from planwatch.errors import (
     UnauthorizedError,
 )
 from planwatch.web.api.accounts import router as accounts_router
+from planwatch.web.api.coverage import router as coverage_router
 from planwatch.web.api.data import router as data_router
 from planwatch.web.api.evaluation import router as evaluation_router
 from planwatch.web.api.routes import router as api_router
@@ -38,6 +39,7 @@ from planwatch.web.api.warnings import router as warnings_router
 from planwatch.web.deps import csrf_guard
 from planwatch.web.limits import BodyLimit
 from planwatch.web.pages.accounts import router as account_pages_router
+from planwatch.web.pages.coverage import router as coverage_pages_router
 from planwatch.web.pages.data import router as data_pages_router
 from planwatch.web.pages.evaluation import router as evaluation_pages_router
 from planwatch.web.pages.routes import render_error
@@ -185,11 +187,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(data_router)
     app.include_router(evaluation_router)
     app.include_router(warnings_router)
+    app.include_router(coverage_router)
     app.include_router(accounts_router)
     app.include_router(account_pages_router)
     app.include_router(data_pages_router)
     app.include_router(evaluation_pages_router)
     app.include_router(warnings_pages_router)
+    app.include_router(coverage_pages_router)
     app.include_router(pages_router)
     app.add_middleware(BodyLimit, max_bytes=settings.upload_max_bytes)
     return app
