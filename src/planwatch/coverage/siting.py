@@ -237,6 +237,23 @@ def _lazy_greedy(
     return chosen
 
 
+def _perturbation(
+    csc: sparse.csc_array, chosen: IntArray, k: int, n_demand: int, rng: np.random.Generator
+) -> IntArray:
+    """The k chosen sites a local-search step closes: half the time a random site and the sites
+    sharing most demand with it (a neighbourhood), otherwise k random sites."""
+    if rng.random() < 0.5:
+        centre = int(rng.choice(chosen))
+        near_centre = np.zeros(n_demand, dtype=np.float64)
+        near_centre[_column(csc, centre)] = 1.0
+        shared = np.asarray(csc[:, chosen].T @ near_centre, dtype=np.float64)
+        shared[chosen == centre] = np.inf
+        return np.asarray(
+            chosen[np.argsort(-shared - rng.random(len(chosen)) * 0.5, kind="stable")[:k]], dtype=np.int64
+        )
+    return np.asarray(rng.choice(chosen, k, replace=False), dtype=np.int64)
+
+
 def _cover_count(csc: sparse.csc_array, sites: IntArray | list[int], n_demand: int) -> npt.NDArray[np.int64]:
     sites = np.asarray(sites, dtype=np.int64)
     if sites.size == 0:
@@ -317,15 +334,7 @@ def _search(
     stall = 0
     while stall < _STALL and time.perf_counter() < deadline:
         chosen = np.asarray(best, dtype=np.int64)
-        if rng.random() < 0.5:
-            centre = int(rng.choice(chosen))
-            near_centre = np.zeros(n_demand, dtype=np.float64)
-            near_centre[_column(csc, centre)] = 1.0
-            shared = np.asarray(csc[:, chosen].T @ near_centre, dtype=np.float64)
-            shared[chosen == centre] = np.inf
-            drop = chosen[np.argsort(-shared - rng.random(len(chosen)) * 0.5, kind="stable")[:k]]
-        else:
-            drop = rng.choice(chosen, k, replace=False)
+        drop = _perturbation(csc, chosen, k, n_demand, rng)
         closed = set(drop.tolist())
         keep = [s for s in best if s not in closed]
         covered = _cover_count(csc, [*fixed.tolist(), *keep], n_demand) > 0
@@ -438,15 +447,7 @@ def _cover_search(
     while len(best) >= 2 and stall < _STALL and time.perf_counter() < deadline:
         chosen = np.asarray(best, dtype=np.int64)
         k = min(_PERTURB, len(best))
-        if rng.random() < 0.5:
-            centre = int(rng.choice(chosen))
-            near_centre = np.zeros(n_demand, dtype=np.float64)
-            near_centre[_column(csc, centre)] = 1.0
-            shared = np.asarray(csc[:, chosen].T @ near_centre, dtype=np.float64)
-            shared[chosen == centre] = np.inf
-            drop = chosen[np.argsort(-shared - rng.random(len(chosen)) * 0.5, kind="stable")[:k]]
-        else:
-            drop = rng.choice(chosen, k, replace=False)
+        drop = _perturbation(csc, chosen, k, n_demand, rng)
         closed = set(drop.tolist())
         keep = [s for s in best if s not in closed]
         covered = (_cover_count(csc, keep, n_demand) > 0) | ~open_points

@@ -30,6 +30,8 @@ from scipy.spatial import cKDTree
 from planwatch.coverage.network import SPEEDS_KMH, Mode, Network, NetworkError, Weight
 
 Direction = Literal["to_facility", "from_facility"]
+_Costs = tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
+"""Cost of every edge, and whether it may be travelled forward (u→v) and backward (v→u)."""
 
 SAMPLE_SPACING_M: Final = 40.0
 """Edges are sampled every 40 m (at the middle of pieces of at most 40 m) for the snapping KD-tree;
@@ -159,9 +161,7 @@ def access_speed(mode: Mode, speeds: Mapping[str, float | None] | None = None) -
     return min(float(s) for s in table.values() if s is not None) / 3.6
 
 
-def _costs(
-    network: Network, mode: Mode, weight: Weight, speeds: Mapping[str, float | None] | None
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+def _costs(network: Network, mode: Mode, weight: Weight, speeds: Mapping[str, float | None] | None) -> _Costs:
     """Edge cost, and whether each edge may be travelled forward (u→v) and backward (v→u)."""
     cost = network.edge_weight(mode, weight, speeds)
     usable = ~np.isnan(cost)
@@ -190,7 +190,7 @@ def _with_sources(
     graph: sparse.csr_array,
     network: Network,
     sources: Snapped,
-    costs: tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
+    costs: _Costs,
     access: npt.NDArray[np.float64],
     direction: Direction,
 ) -> sparse.csr_array:
@@ -223,7 +223,7 @@ def _origin_costs(
     node_cost: npt.NDArray[np.float64],
     network: Network,
     origins: Snapped,
-    costs: tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
+    costs: _Costs,
     access: npt.NDArray[np.float64],
     direction: Direction,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
@@ -246,7 +246,7 @@ def _same_edge(
     result_facility: npt.NDArray[np.int64],
     origins: Snapped,
     facilities: Snapped,
-    costs: tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
+    costs: _Costs,
     origin_access: npt.NDArray[np.float64],
     facility_access: npt.NDArray[np.float64],
     direction: Direction,
@@ -270,6 +270,31 @@ def _same_edge(
         if direct[best] < result_cost[o]:
             result_cost[o] = direct[best]
             result_facility[o] = fs[best]
+
+
+def _prepare(
+    network: Network,
+    origins: Snapped | None,
+    facilities: Snapped,
+    mode: Mode,
+    weight: Weight,
+    direction: Direction,
+    speeds: Mapping[str, float | None] | None,
+) -> tuple[_Costs, sparse.csr_array, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """What every search needs: edge costs and directions, the search graph with the facilities
+    as virtual nodes, and the access legs of facilities and origins in the cost's unit."""
+    costs = _costs(network, mode, weight, speeds)
+    f_access = _access_cost(facilities, mode, weight, speeds)
+    o_access = np.zeros(0) if origins is None else _access_cost(origins, mode, weight, speeds)
+    graph = _with_sources(
+        _search_graph(network, mode, weight, direction, speeds),
+        network,
+        facilities,
+        costs,
+        f_access,
+        direction,
+    )
+    return costs, graph, f_access, o_access
 
 
 def nearest_facility(
@@ -301,17 +326,7 @@ def nearest_facility(
     n_origins = len(origins)
     if len(facilities) == 0:
         return Nearest(np.full(n_origins, np.inf), np.full(n_origins, -1, dtype=np.int64))
-    costs = _costs(network, mode, weight, speeds)
-    f_access = _access_cost(facilities, mode, weight, speeds)
-    o_access = _access_cost(origins, mode, weight, speeds)
-    graph = _with_sources(
-        _search_graph(network, mode, weight, direction, speeds),
-        network,
-        facilities,
-        costs,
-        f_access,
-        direction,
-    )
+    costs, graph, f_access, o_access = _prepare(network, origins, facilities, mode, weight, direction, speeds)
     n = network.node_count
     node_cost, _, source = csgraph.dijkstra(
         graph,
@@ -361,17 +376,7 @@ def catchments(
     (a dense chunk × nodes block at a time), kept as sparse triples."""
     if not np.isfinite(limit):
         raise ValueError("catchments need a finite limit")
-    costs = _costs(network, mode, weight, speeds)
-    f_access = _access_cost(facilities, mode, weight, speeds)
-    o_access = _access_cost(origins, mode, weight, speeds)
-    graph = _with_sources(
-        _search_graph(network, mode, weight, direction, speeds),
-        network,
-        facilities,
-        costs,
-        f_access,
-        direction,
-    )
+    costs, graph, f_access, o_access = _prepare(network, origins, facilities, mode, weight, direction, speeds)
     n = network.node_count
     out_f: list[npt.NDArray[np.int64]] = []
     out_o: list[npt.NDArray[np.int64]] = []
@@ -422,11 +427,7 @@ def isochrone(
 ) -> list[shapely.Geometry]:
     """Polygons of the area within each of ``limits`` of one facility (for display): the concave
     hull of the nodes reached, smallest limit first. Empty where fewer than 3 nodes are reached."""
-    costs = _costs(network, mode, weight, speeds)
-    access = _access_cost(facility, mode, weight, speeds)
-    graph = _with_sources(
-        _search_graph(network, mode, weight, direction, speeds), network, facility, costs, access, direction
-    )
+    _, graph, _, _ = _prepare(network, None, facility, mode, weight, direction, speeds)
     n = network.node_count
     dist = csgraph.dijkstra(graph, directed=True, indices=n, limit=max(limits))[:n]
     polygons = []
