@@ -129,3 +129,20 @@ def test_site_needs_p_or_cover_all_and_compute_a_network_file(demo: tuple[str, P
     )
     assert code == 1
     assert "none.npz: no such network file" in err
+    code, _, err = cli(
+        url,
+        "coverage",
+        "compute",
+        "--network",
+        str(files / "network.npz"),
+        "--origins",
+        str(files / "origins.csv"),
+        "--facilities",
+        str(files / "facilities.csv"),
+        "--year",
+        "2025",
+        "--cluster",
+        "nonsense",
+    )
+    assert code == 1
+    assert "--cluster nonsense: cannot reach the Dask scheduler" in err

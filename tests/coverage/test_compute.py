@@ -136,7 +136,7 @@ def test_origins_off_the_network_are_reported_and_stay_in_the_denominator(standa
     people = origins([(0, 0), (5000, 5000)], [100, 40], ["c1", "c1"])
     fac = facilities([("kindergarten", 0, 0, np.nan)])
     problem = CoverageProblem.from_inputs(net, people, fac, standards, circles=["gb50180_5min"]).solve()
-    assert list(problem.outside_) == [1]
+    assert list(problem.outside_["walk"]) == [1]
     assert any("1 origin(s) (40 residents)" in w and "o1" in w for w in problem.warnings_)
     result = problem.results_["gb50180_5min"]
     assert result.weights.sum() == 140
@@ -175,10 +175,12 @@ def reach_instances(draw: st.DrawFn) -> tuple[Catchments, np.ndarray, np.ndarray
     reach = Catchments(
         np.array([f for _, f in pairs], dtype=np.int64),
         np.array([o for o, _ in pairs], dtype=np.int64),
-        np.zeros(len(pairs)),
+        np.array(draw(st.lists(st.floats(0, 3000), min_size=len(pairs), max_size=len(pairs)))),
     )
-    demand = np.array(draw(st.lists(st.integers(0, 1000), min_size=n_o, max_size=n_o)), dtype=float)
-    capacity = np.array(draw(st.lists(st.integers(0, 1000), min_size=n_f, max_size=n_f)), dtype=float)
+    # population points often carry fractions of a person (grid cells, census splits)
+    # (hundredths, so the reference max flow below can run on exact integers)
+    demand = np.array(draw(st.lists(st.integers(0, 100_000), min_size=n_o, max_size=n_o))) / 100
+    capacity = np.array(draw(st.lists(st.integers(0, 100_000), min_size=n_f, max_size=n_f))) / 100
     return reach, demand, capacity, n_f
 
 
@@ -192,12 +194,23 @@ def test_capacity_assignment_places_as_many_people_as_a_maximum_flow(instance) -
     assert (np.bincount(reach.facility, weights=flow, minlength=n_f) <= capacity + 1e-9).all()
     graph = nx.DiGraph()
     for o, d in enumerate(demand):
-        graph.add_edge("s", ("o", o), capacity=d)
+        graph.add_edge("s", ("o", o), capacity=round(d * 100))
     for f, c in enumerate(capacity):
-        graph.add_edge(("f", f), "t", capacity=c)
+        graph.add_edge(("f", f), "t", capacity=round(c * 100))
     for o, f in zip(reach.origin, reach.facility, strict=True):
-        graph.add_edge(("o", int(o)), ("f", int(f)), capacity=float(demand[o]))
-    assert flow.sum() == pytest.approx(nx.maximum_flow_value(graph, "s", "t"))
+        graph.add_edge(("o", int(o)), ("f", int(f)), capacity=round(demand[o] * 100))
+    assert flow.sum() == pytest.approx(nx.maximum_flow_value(graph, "s", "t") / 100, rel=1e-6, abs=1e-6)
+
+
+def test_places_go_to_the_nearer_residents_whatever_the_row_order() -> None:
+    # one shelter with room for 100; 100 residents 200 m away and 100 residents 2 km away
+    for order in ([0, 1], [1, 0]):
+        origin = np.array(order, dtype=np.int64)
+        cost = np.array([200.0, 2000.0])[origin]
+        reach = Catchments(np.zeros(2, dtype=np.int64), origin, cost)
+        flow = assign_capacity(reach, np.array([100.0, 100.0]), np.array([100.0]), 1)
+        placed = np.bincount(origin, weights=flow, minlength=2)
+        assert placed == pytest.approx([100.0, 0.0])
 
 
 @pytest.mark.filterwarnings(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -159,7 +158,7 @@ def test_save_writes_exactly_the_path_given_even_without_the_npz_suffix(tmp_path
     assert Network.load(tmp_path / "chengdu.network").edge_count == 1
 
 
-def test_a_million_edge_network_loads_in_well_under_a_second(tmp_path: Path) -> None:
+def test_a_million_edge_network_round_trips_as_plain_arrays(tmp_path: Path) -> None:
     n = 1_000_000
     rng = np.random.default_rng(7)
     network = Network(
@@ -174,12 +173,13 @@ def test_a_million_edge_network_loads_in_well_under_a_second(tmp_path: Path) -> 
     )
     network.save(tmp_path / "big.npz")
 
-    started = time.perf_counter()
     loaded = Network.load(tmp_path / "big.npz")
-    elapsed = time.perf_counter() - started
 
+    # loading reads arrays only (its speed is measured in benchmarks/coverage.py, not asserted);
+    # the CSR graphs are built when first asked for
     assert loaded.edge_count == n
-    assert elapsed < 1.0
+    assert not loaded._graphs
+    np.testing.assert_array_equal(loaded.length, network.length)
 
 
 def test_loading_a_file_that_is_not_a_network_names_it(tmp_path: Path) -> None:

@@ -204,13 +204,34 @@ def test_vertices_within_the_tolerance_are_merged_and_farther_ones_are_not() -> 
     assert (apart.nodes, apart.components, apart.snapped_merges) == (4, 2, 0)
 
 
-def test_segments_shorter_than_the_tolerance_become_self_loops_and_are_dropped() -> None:
-    line = np.array([[0.0, 0.0], [0.5, 0.0], [0.5, 0.0], [20.0, 0.0]])
+def test_snapping_joins_line_ends_only() -> None:
+    """A street's short segment stays (only a zero-length one goes); a finely drawn street keeps its
+    vertices; two streets crossing at different levels with vertices 0.6 m apart stay apart; a
+    dangling end 0.8 m short of another street joins it."""
+    fine = np.array([[0.0, 0.0], [0.5, 0.0], [0.5, 0.0], [20.0, 0.0]])
+    network, report = network_from_lines([fine], road_class=[RESIDENTIAL], oneway=[False], crs="EPSG:32648")
+    assert (report.self_loops_dropped, report.zero_length_dropped, report.edges) == (0, 1, 2)
+    assert sorted(network.length.tolist()) == [0.5, 19.5]
 
-    network, report = network_from_lines([line], road_class=[RESIDENTIAL], oneway=[False], crs="EPSG:32648")
+    dense = np.column_stack([np.arange(0.0, 50.1, 0.8), np.zeros(63)])
+    network, _ = network_from_lines([dense], road_class=[RESIDENTIAL], oneway=[False], crs="EPSG:32648")
+    assert network.edge_count == 62
+    assert network.length.sum() == pytest.approx(49.6)
 
-    assert (report.self_loops_dropped, report.zero_length_dropped, report.edges) == (1, 1, 1)
-    assert network.length.tolist() == [20.0]  # the merged node stays at the first vertex
+    bridge = np.array([[-100.0, 0.0], [0.0, 0.0], [100.0, 0.0]])
+    under = np.array([[0.6, -100.0], [0.6, 0.0], [0.6, 100.0]])
+    network, report = network_from_lines(
+        [bridge, under], road_class=[RESIDENTIAL] * 2, oneway=[False] * 2, crs="EPSG:32648"
+    )
+    assert network.node_count == 6
+    assert report.components == 2
+
+    side = np.array([[0.0, 0.8], [0.0, 50.0]])
+    network, report = network_from_lines(
+        [bridge, side], road_class=[RESIDENTIAL] * 2, oneway=[False] * 2, crs="EPSG:32648"
+    )
+    assert network.node_count == 4
+    assert report.components == 1
 
 
 def test_a_two_piece_network_reports_its_pieces_in_both_languages() -> None:

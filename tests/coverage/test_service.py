@@ -195,3 +195,8 @@ def test_the_demo_sites_new_facilities_with_the_population_each_adds(session: Se
         100 * children.covered_after / children.population
     )
     assert np.isfinite([s["lon"] for s in children.sites]).all()
+    # the residents already covered are the circle's, whichever listed type covers them (rule any)
+    run = get_run(session)
+    circle = next(c for c in run.circles if c["code"] == "cd_child_5min_activity")
+    assert children.covered_before == pytest.approx(circle["covered"], rel=1e-9)
+    assert children.population == pytest.approx(circle["population"])

@@ -209,7 +209,6 @@ def test_no_facilities_means_nobody_is_covered() -> None:
 
 
 def test_isochrones_grow_with_the_limit() -> None:
-    rng = np.random.default_rng(3)
     side = 20
     idx = np.arange(side * side).reshape(side, side)
     edges = [(int(a), int(b)) for a, b in zip(idx[:, :-1].ravel(), idx[:, 1:].ravel(), strict=True)]
@@ -227,7 +226,6 @@ def test_isochrones_grow_with_the_limit() -> None:
         np.zeros(len(edges), dtype=bool),
         "EPSG:32648",
     )
-    del rng
     fac = snap_points(net, np.array([1000.0]), np.array([1000.0]))
     small, large = isochrone(net, fac, limits=[300.0, 600.0], weight="length")
     assert small.area > 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import httpx
 import pytest
+import shapely
 
 from tests.conftest import LiveServer
 
@@ -188,8 +190,78 @@ def test_coverage_routes_are_in_the_openapi_schema(client: httpx.Client) -> None
         "/api/coverage/runs/{run}",
         "/api/coverage/runs/{run}/circles/{code}/divisions",
         "/api/coverage/runs/{run}/circles/{code}/map",
+        "/api/coverage/runs/{run}/circles/{code}/facilities/{facility_id}/isochrones",
         "/api/coverage/siting",
         "/api/coverage/siting/{siting_id}",
         "/api/coverage/siting/{siting_id}/map",
     } <= set(paths)
     assert "生活圈" in paths["/api/coverage/runs/{run}"]["get"]["summary"]
+
+
+CHENGDU_LON = (102.9, 105.0)  # the city's bounding box, with a margin
+CHENGDU_LAT = (30.0, 31.5)
+
+
+def isochrones_url(circle: str, facility_id: str) -> str:
+    return f"/api/coverage/runs/latest/circles/{circle}/facilities/{facility_id}/isochrones"
+
+
+@pytest.mark.parametrize("steps", [3, 1])
+def test_a_facility_s_isochrones_are_nested_polygons_in_chengdu(client: httpx.Client, steps: int) -> None:
+    facilities = client.get(f"/api/coverage/runs/latest/circles/{FIRE}/map").json()["facilities"]
+    assert {len(v) for v in facilities.values()} == {len(facilities["id"])}
+    facility_id, name = facilities["id"][0], facilities["name"][0]
+    response = client.get(isochrones_url(FIRE, facility_id), params={"steps": steps})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["type"] == "FeatureCollection"
+    assert body["simulated"] is True
+    features = body["features"]
+    assert len(features) == steps
+    limits = [f["properties"]["limit"] for f in features]
+    assert limits == sorted(limits)
+    assert limits[-1] == pytest.approx(5)  # the circle's threshold, in minutes
+    for feature in features:
+        props = feature["properties"]
+        assert props["unit"] == "min"
+        assert (props["facility_id"], props["facility_name"]) == (facility_id, name)
+        assert props["facility_type"] == "fire_station"
+        assert props["circle"] == FIRE
+        assert props["simulated"] is True
+        assert feature["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+    shapes = [shapely.geometry.shape(f["geometry"]) for f in features]
+    assert shapes[-1].area > 0  # a fire engine reaches some streets within five minutes
+    for smaller, larger in pairwise(shapes):
+        assert larger.area >= smaller.area
+        assert larger.buffer(1e-6).covers(smaller)
+    lon, lat = shapely.get_coordinates(shapes[-1]).T
+    assert CHENGDU_LON[0] < lon.min() <= lon.max() < CHENGDU_LON[1]
+    assert CHENGDU_LAT[0] < lat.min() <= lat.max() < CHENGDU_LAT[1]
+    assert all(len(str(v).split(".")[-1]) <= 6 for v in [*lon, *lat])  # rounded to 6 decimals
+    # the facility lies within (or right by) its largest band
+    i = facilities["id"].index(facility_id)
+    assert shapes[-1].distance(shapely.Point(facilities["lon"][i], facilities["lat"][i])) < 0.01
+
+
+def test_isochrones_of_unknown_facilities_are_404(client: httpx.Client) -> None:
+    response = client.get(isochrones_url(FIRE, "no_such_facility"))
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["type"] == "NotFoundError"
+    assert "no_such_facility" in response.json()["error"]["message"]
+    assert client.get(isochrones_url("no_such_circle", "no_such_facility")).status_code == 404
+
+
+def test_isochrones_of_a_facility_of_another_type_are_refused(client: httpx.Client) -> None:
+    child = client.get(f"/api/coverage/runs/latest/circles/{CHILD}/map").json()["facilities"]
+    response = client.get(isochrones_url(FIRE, child["id"][0]))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["type"] == "InvalidValueError"
+    assert "fire_station" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("steps", ["0", "7", "x"])
+def test_isochrone_steps_out_of_range_are_422(client: httpx.Client, steps: str) -> None:
+    facilities = client.get(f"/api/coverage/runs/latest/circles/{FIRE}/map").json()["facilities"]
+    response = client.get(isochrones_url(FIRE, facilities["id"][0]), params={"steps": steps})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["type"] == "ValidationError"

@@ -159,3 +159,63 @@ def test_english_pages(visit: Visit, live_server: LiveServer, sitings: dict[str,
     page.goto(live_server.url + "/coverage?lang=zh")
     assert visit.outside == []
     assert visit.errors == []
+
+
+def test_clicking_a_facility_draws_its_isochrones(visit: Visit, live_server: LiveServer) -> None:
+    page = visit.page
+    page.goto(f"{live_server.url}/coverage/circles/cd_fire_5min")
+    page.wait_for_selector("[data-testid=coverage-map][data-state=drawn]", timeout=30_000)
+    note = page.locator("[data-testid=isochrone-note]")
+    figure = page.locator("[data-testid=coverage-map]")
+    assert note.is_hidden()
+    assert figure.get_attribute("data-isochrones") == "0"
+    traces = "() => document.getElementById('coverage-map').data.length"
+    width = "() => { const r = document.getElementById('coverage-map')._fullLayout.xaxis.range; return r[1] - r[0]; }"
+    before, city = page.evaluate(traces), page.evaluate(width)
+    # click the first fire station's marker where plotly drew it (the demo map is SVG: few residents)
+    figure.scroll_into_view_if_needed()
+    x, y, name = page.evaluate(
+        """() => {
+            const el = document.getElementById('coverage-map');
+            const f = el.data.find(t => t.meta === 'facilities');
+            const box = el.querySelector('.draglayer .nsewdrag').getBoundingClientRect();
+            return [box.left + el._fullLayout.xaxis.l2p(f.x[0]), box.top + el._fullLayout.yaxis.l2p(f.y[0]),
+                    f.text[0].split('<br>')[0]];
+        }"""
+    )
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    note.wait_for(state="visible", timeout=30_000)
+    assert figure.get_attribute("data-isochrones") == "3"
+    assert note.inner_text().startswith(f"等时圈:{name}")
+    assert "(模拟)" in note.inner_text()  # the polygons are drawn from simulated data
+    bands = page.evaluate(
+        "() => document.getElementById('coverage-map').data.map((t, i) => [i, t.meta, t.fill, t.name])"
+    )
+    # three filled polygons below the points, the largest first
+    assert [b[:3] for b in bands[:3]] == [[i, "isochrone", "toself"] for i in range(3)]
+    assert [b[3].split("≤ ")[1] for b in bands[:3]] == ["5 min", "3.3 min", "1.7 min"]
+    assert page.evaluate(traces) == before + 3
+    assert page.evaluate(width) < city / 4  # zoomed in on the facility
+    # the gaps-only toggle still finds the covered residents among the moved traces
+    page.check("[data-testid=gaps-only]")
+    page.wait_for_function(
+        "() => document.getElementById('coverage-map').data.find(t => t.meta === 'covered').visible === false"
+    )
+    shot(visit, "coverage-isochrones")
+    page.click("[data-testid=isochrone-clear]")
+    note.wait_for(state="hidden")
+    assert page.evaluate(traces) == before
+    assert figure.get_attribute("data-isochrones") == "0"
+    assert page.evaluate(width) == pytest.approx(city, rel=0.01)  # the whole city again
+    # the same through the handler's function, by facility id
+    page.evaluate(
+        """async () => {
+            const r = await fetch('/api/coverage/runs/latest/circles/cd_fire_5min/map');
+            const m = await r.json();
+            await window.coverageIsochrones.show(m.facilities.id[1]);
+        }"""
+    )
+    assert figure.get_attribute("data-isochrones") == "3"
+    assert visit.outside == []
+    assert visit.errors == []

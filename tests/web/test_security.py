@@ -59,6 +59,7 @@ PUBLIC = {
     ("GET", "/api/coverage/runs/{run}"),
     ("GET", "/api/coverage/runs/{run}/circles/{code}/divisions"),
     ("GET", "/api/coverage/runs/{run}/circles/{code}/map"),
+    ("GET", "/api/coverage/runs/{run}/circles/{code}/facilities/{facility_id}/isochrones"),
     ("GET", "/api/coverage/siting"),
     ("GET", "/api/coverage/siting/{siting_id}"),
     ("GET", "/api/coverage/siting/{siting_id}/map"),
@@ -217,6 +218,7 @@ SAMPLES = {
     # coverage (生活圈覆盖) and siting: the latest run (none in the sweep's database) and an unknown id
     "run": "latest",
     "siting_id": "999999",
+    "facility_id": "no_such_facility",
 }
 
 

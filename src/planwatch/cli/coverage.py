@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast, get_args
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,6 +28,7 @@ from planwatch.coverage.service import (
     list_runs,
     site_facilities,
 )
+from planwatch.coverage.siting import Method
 from planwatch.coverage.standards import load_standards
 from planwatch.coverage.views import RunOut, division_view, run_out, run_view, siting_out
 from planwatch.errors import InvalidValueError
@@ -110,12 +111,11 @@ def standards_command(standards: StandardsOption = None, as_json: JsonOption = F
     ):
         table.add_column(column)
     for circle in loaded.circles.values():
-        unit = "m" if circle.threshold_kind == "distance_m" else "min"
         table.add_row(
             f"{circle.code}\n{circle.name}",
             f"{loaded.standard_of(circle.code).code} {circle.clause}",
             circle.mode,
-            f"{circle.threshold_value:g} {unit}",
+            f"{circle.threshold_value:g} {circle.unit}",
             circle.group,
             circle.rule + (" (area)" if circle.measure == "area_per_resident" else ""),
             ", ".join(circle.facility_codes),
@@ -154,7 +154,12 @@ def compute_command(
     if cluster:
         from distributed import Client  # only a cluster run needs it (imports take a second)
 
-        client = Client(cluster, timeout="30s")
+        try:
+            client = Client(cluster, timeout="30s")
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise InvalidValueError(
+                f"--cluster {cluster}: cannot reach the Dask scheduler ({exc}); give its address as tcp://host:8786"
+            ) from exc
     try:
         with _progress() as progress, unit_of_work(settings) as session:
             task = progress.add_task("searches 最近设施搜索", total=None)
@@ -257,7 +262,8 @@ def show_command(
     if as_json:
         print_json(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False, indent=1))
         return
-    table = Table(title=f"{circle} by {level.value}")
+    label = "（模拟数据 / simulated）" if any(r.simulated for r in rows) else ""
+    table = Table(title=f"{circle} by {level.value}{label}")
     for column in ("code", "name", "population", "covered", "share", "m²/resident"):
         table.add_column(column)
     for r in sorted(rows, key=lambda r: r.share if r.share is not None else -1):
@@ -295,6 +301,8 @@ def site_command(
     as_json: JsonOption = False,
 ) -> None:
     """Where to build next: p sites covering the most residents, or the fewest covering everyone."""
+    if method not in get_args(Method):
+        raise InvalidValueError(f"--method {method}: use one of {', '.join(get_args(Method))}")
     if (p is None) == (not cover_all):
         raise InvalidValueError("give either --p N (maximal covering) or --cover-all (set covering)")
     with unit_of_work(Settings()) as session:
@@ -306,7 +314,7 @@ def site_command(
                 run_id=run,
                 facility_type=facility_type,
                 p=p,
-                method=method,
+                method=cast(Method, method),
                 time_limit=time_limit,
                 actor=operator().name,
             )

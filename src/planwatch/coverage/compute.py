@@ -25,8 +25,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import sparse
-from scipy.sparse import csgraph
+from scipy import optimize, sparse
 
 from planwatch.coverage.network import Mode, Network, Weight
 from planwatch.coverage.points import Facilities, Origins
@@ -40,6 +39,7 @@ from planwatch.coverage.travel import (
     nearest_facility,
     snap_points,
 )
+from planwatch.errors import InvalidValueError
 
 MAX_SNAP_M: Final = 500.0
 """An origin farther than this from every street is outside the network's area: reported, and
@@ -110,6 +110,8 @@ class CircleResult:
     """``""`` → the circle as its rule defines it; each facility type → that type alone."""
     weights: npt.NDArray[np.float64]
     """Population of the circle's group at each origin."""
+    costs: dict[str, npt.NDArray[np.float64]]
+    """For each part: the cost (the circle's unit) at which it is reached; ``inf`` beyond the search."""
     area: npt.NDArray[np.float64] | None = None
     """``area_per_resident`` circles: shelter area assigned to each origin (m²)."""
     placed: npt.NDArray[np.float64] | None = None
@@ -133,7 +135,8 @@ class CoverageProblem:
     nearest_: dict[tuple[str, str, str, str], Nearest] = field(default_factory=dict)
     results_: dict[str, CircleResult] = field(default_factory=dict)
     warnings_: list[str] = field(default_factory=list)
-    outside_: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    outside_: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
+    """Per mode: origins farther than ``max_snap_m`` from every street open to it."""
     seconds_: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -166,18 +169,18 @@ class CoverageProblem:
             self.facility_snapped_[mode] = snap_points(
                 self.network, self.facilities.x, self.facilities.y, mode=mode
             )
-        far = np.zeros(len(self.origins), dtype=bool)
-        for snapped in self.snapped_.values():
-            far |= snapped.access_m > self.max_snap_m
-        self.outside_ = np.flatnonzero(far)
-        if len(self.outside_):
-            people = float(self.origins.weights("total")[self.outside_].sum())
-            sample = ", ".join(self.origins.ids[self.outside_[:5]])
-            self.warnings_.append(
-                f"{len(self.outside_)} origin(s) ({people:,.0f} residents) lie more than {self.max_snap_m:g} m from any street"
-                f" ({sample}{' …' if len(self.outside_) > 5 else ''}): outside the network's area, counted as not covered;"
-                " extend the network or check their coordinates"
-            )
+        for mode_name, snapped in self.snapped_.items():
+            # outside is per mode: a footpath may reach a home no drivable road comes near
+            outside = np.flatnonzero(snapped.access_m > self.max_snap_m)
+            self.outside_[mode_name] = outside
+            if len(outside):
+                people = float(self.origins.weights("total")[outside].sum())
+                sample = ", ".join(self.origins.ids[outside[:5]])
+                self.warnings_.append(
+                    f"{len(outside)} origin(s) ({people:,.0f} residents) lie more than {self.max_snap_m:g} m from any street"
+                    f" open to {mode_name} ({sample}{' …' if len(outside) > 5 else ''}): outside the network's area, counted"
+                    " as not covered; extend the network or check their coordinates"
+                )
         for mode_name, snapped in self.facility_snapped_.items():
             far_f = np.flatnonzero(snapped.access_m > self.max_snap_m)
             if len(far_f):
@@ -195,13 +198,16 @@ class CoverageProblem:
         """Run every search (on ``client``, a ``distributed.Client``, when given) and judge every
         circle. ``progress`` is called with a label after each step."""
         started = time.perf_counter()
+        self.warnings_, self.nearest_, self.results_, self.outside_ = [], {}, {}, {}
         self._snap()
         self.seconds_["snap"] = time.perf_counter() - started
         passes = self.passes
         jobs: list[tuple[Pass, Snapped]] = []
+        missing: set[str] = set()
         for spec in passes:
             index = self.facilities.of_type(spec.facility_type)
-            if len(index) == 0:
+            if len(index) == 0 and spec.facility_type not in missing:
+                missing.add(spec.facility_type)
                 self.warnings_.append(
                     f"no facility of type {spec.facility_type} in {self.facilities.source}: its coverage is 0 %; add them to the facilities file"
                 )
@@ -228,9 +234,9 @@ class CoverageProblem:
         return self
 
     def _keep(self, spec: Pass, nearest: Nearest) -> None:
-        if len(self.outside_):
-            nearest.cost[self.outside_] = np.inf
-            nearest.facility[self.outside_] = -1
+        outside = self.outside_[spec.mode]
+        nearest.cost[outside] = np.inf
+        nearest.facility[outside] = -1
         index = self.facilities.of_type(spec.facility_type)
         # facility index within its type → index in the facilities file
         nearest.facility[:] = np.where(
@@ -257,7 +263,21 @@ class CoverageProblem:
         parts: dict[str, npt.NDArray[np.bool_]] = {"": np.asarray(whole, dtype=bool)}
         if len(each) > 1:
             parts |= {code: np.asarray(hit, dtype=bool) for code, hit in each.items()}
-        result = CircleResult(circle, parts, weights)
+        costs = {code: self.cost(circle, code) for code in circle.facility_codes}
+        needed = (
+            circle.facility_codes if circle.rule == "any" else circle.required_codes or circle.facility_codes
+        )
+        stacked = np.vstack([costs[code] for code in needed])
+        # the cost of completing the circle: the nearest listed type (any), or the farthest of the
+        # nearest required types (each, all)
+        part_costs = {
+            "": np.asarray(
+                stacked.min(axis=0) if circle.rule == "any" else stacked.max(axis=0), dtype=np.float64
+            )
+        }
+        if len(each) > 1:
+            part_costs |= costs
+        result = CircleResult(circle, parts, weights, part_costs)
         if circle.measure == "area_per_resident":
             self._assign_area(circle, result)
         return result
@@ -281,47 +301,52 @@ class CoverageProblem:
         reach = run_catchments(
             self.network, self.snapped_[circle.mode], self.facility_snapped_[circle.mode].take(index), spec
         )
-        keep = ~np.isin(reach.origin, self.outside_)
+        keep = ~np.isin(reach.origin, self.outside_[circle.mode])
         reach = Catchments(reach.facility[keep], reach.origin[keep], reach.cost[keep])
         per_person = float(circle.per_resident_m2 or 1.0)
-        flow = assign_capacity(reach, result.weights, np.floor(area / per_person), len(index))
-        taken = np.bincount(reach.facility, weights=flow, minlength=len(index))
-        share = np.divide(area, taken, out=np.zeros_like(area), where=taken > 0)
+        flow = assign_capacity(reach, result.weights, area / per_person, len(index))
         result.placed = np.bincount(reach.origin, weights=flow, minlength=n).astype(np.float64)
-        result.area = np.bincount(reach.origin, weights=flow * share[reach.facility], minlength=n).astype(
-            np.float64
-        )
+        # each person placed holds the standard's area of the shelter: a shelter's spare room
+        # counts for nobody, and residents without a place within reach get none
+        result.area = np.bincount(reach.origin, weights=flow * per_person, minlength=n).astype(np.float64)
 
 
 def assign_capacity(
     reach: Catchments, demand: npt.NDArray[np.float64], capacity: npt.NDArray[np.float64], n_facilities: int
 ) -> npt.NDArray[np.float64]:
     """Persons of each origin placed at each facility within reach (one number per pair of
-    ``reach``), placing as many people as capacities allow: a maximum flow from the origins
-    (their population) through the reachable pairs to the facilities (their capacity)."""
-    if len(reach.origin) == 0:
+    ``reach``): as many people as the capacities allow, and among such placements the one with the
+    least total travel, so nobody is sent past a nearer place with room and the result does not
+    depend on the order of the rows. Two linear programmes solved by HiGHS (a transport problem:
+    fractional persons are allowed, as population points often carry them)."""
+    n_pairs = len(reach.origin)
+    if n_pairs == 0:
         return np.zeros(0)
     origins, pair_origin = np.unique(reach.origin, return_inverse=True)
-    n_o = len(origins)
-    source, sink = 0, 1 + n_o + n_facilities
-    people = np.rint(demand[origins]).astype(np.int64)
-    cap = np.floor(capacity).astype(np.int64)
-    if people.sum() >= 2**31 or cap.max(initial=0) >= 2**31:
-        raise ValueError("population or capacity too large for the flow solver (2^31)")
-    rows = np.concatenate([np.zeros(n_o, dtype=np.int64), 1 + pair_origin, 1 + n_o + np.arange(n_facilities)])
-    cols = np.concatenate([1 + np.arange(n_o), 1 + n_o + reach.facility, np.full(n_facilities, sink)])
-    caps = np.concatenate([people, people[pair_origin], cap]).astype(np.int32)
-    graph = sparse.csr_array((caps, (rows, cols)), shape=(sink + 1, sink + 1))
-    flow = csgraph.maximum_flow(graph, source, sink, method="dinic").flow
-    flow = sparse.coo_array(flow)
-    size = sink + 1
-    keys = flow.row.astype(np.int64) * size + flow.col
-    order = np.argsort(keys)
-    keys, values = keys[order], flow.data[order]
-    wanted = (1 + pair_origin).astype(np.int64) * size + 1 + n_o + reach.facility
-    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    found = (len(keys) > 0) & (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), dtype=bool)
-    return np.where(found, values[at] if len(keys) else 0, 0).astype(np.float64)
+    pairs = np.arange(n_pairs)
+    a_ub = sparse.vstack(
+        [
+            sparse.csr_array((np.ones(n_pairs), (pair_origin, pairs)), shape=(len(origins), n_pairs)),
+            sparse.csr_array((np.ones(n_pairs), (reach.facility, pairs)), shape=(n_facilities, n_pairs)),
+        ],
+        format="csr",
+    )
+    b_ub = np.concatenate([np.maximum(demand[origins], 0.0), np.maximum(capacity, 0.0)])
+    most = optimize.linprog(-np.ones(n_pairs), A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
+    if most.status != 0:
+        raise InvalidValueError(f"the shelter assignment could not be solved ({most.message})")
+    placed = -float(most.fun)
+    # second: the same number of people placed (to a relative 1e-9), with the least travel
+    keep = sparse.csr_array(-np.ones((1, n_pairs)))
+    nearest = optimize.linprog(
+        reach.cost,
+        A_ub=sparse.vstack([a_ub, keep], format="csr"),
+        b_ub=np.concatenate([b_ub, [-placed * (1 - 1e-9)]]),
+        bounds=(0, None),
+        method="highs",
+    )
+    flow = nearest.x if nearest.status == 0 else most.x
+    return np.maximum(np.asarray(flow, dtype=np.float64), 0.0)
 
 
 def division_table(

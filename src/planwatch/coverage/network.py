@@ -10,10 +10,13 @@ that loads in milliseconds.
 
 from __future__ import annotations
 
+import os
+import tempfile
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import BinaryIO, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -106,6 +109,11 @@ def road_class_code(value: object) -> int:
         return ROAD_CLASSES.index("unclassified")
 
 
+def speeds_key(speeds: Mapping[str, float | None] | None) -> object:
+    """A cache key for a speeds table (by content: an ``id`` could be reused by a later table)."""
+    return None if speeds is None else tuple(sorted(speeds.items()))
+
+
 class NetworkError(PlanwatchError):
     """A network file or array set that cannot be used; the message names the file and the fix."""
 
@@ -153,7 +161,7 @@ class Network:
     name: str = "network"
     source: str = ""
     simulated: bool = False
-    _graphs: dict[tuple[str, str, int, bool], sparse.csr_array] = field(default_factory=dict, repr=False)
+    _graphs: dict[tuple[str, str, object, bool], sparse.csr_array] = field(default_factory=dict, repr=False)
     derived: dict[object, object] = field(default_factory=dict, repr=False)
     """Other structures built from the arrays once and reused (the snapping KD-tree per mode)."""
 
@@ -212,7 +220,7 @@ class Network:
         """The directed CSR graph of ``mode``: both directions of every edge the mode may use, except
         the reverse of one-way edges when driving. Parallel edges keep the cheapest. ``reverse``
         turns every arc round (searches *towards* a place). Cached."""
-        key = (mode, weight, id(speeds) if speeds is not None else 0, reverse)
+        key = (mode, weight, speeds_key(speeds), reverse)
         cached = self._graphs.get(key)
         if cached is not None:
             return cached
@@ -243,19 +251,30 @@ class Network:
     def save(self, path: Path) -> None:
         """Write the network to one ``.npz`` file (no pickles), at exactly ``path``."""
         # Through an open file: given a name, numpy appends ".npz" when the suffix differs, and
-        # ``load(path)`` would then not find what ``save(path)`` wrote.
-        with Path(path).open("wb") as file:
-            np.savez(
-                file,
-                x=self.x,
-                y=self.y,
-                edge_u=self.edge_u,
-                edge_v=self.edge_v,
-                length=self.length,
-                road_class=self.road_class,
-                oneway=self.oneway,
-                meta=np.array([self.crs, self.name, self.source, "1" if self.simulated else "0"]),
-            )
+        # ``load(path)`` would then not find what ``save(path)`` wrote. Written next to the target
+        # and renamed over it, so a failure never leaves a half-written network behind.
+        target = Path(path)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                self._write(file)
+            Path(temporary).replace(target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def _write(self, file: BinaryIO) -> None:
+        np.savez(
+            file,
+            x=self.x,
+            y=self.y,
+            edge_u=self.edge_u,
+            edge_v=self.edge_v,
+            length=self.length,
+            road_class=self.road_class,
+            oneway=self.oneway,
+            meta=np.array([self.crs, self.name, self.source, "1" if self.simulated else "0"]),
+        )
 
     @classmethod
     def load(cls, path: Path) -> Network:
@@ -276,7 +295,7 @@ class Network:
                     source=source,
                     simulated=simulated == "1",
                 )
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise NetworkError(
                 f"{path}: not a planwatch network file ({exc}); build one with `planwatch coverage network FILE`"
             ) from exc

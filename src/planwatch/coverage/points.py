@@ -21,7 +21,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyogrio.errors
+import pyogrio.raw
 import pyproj
+import shapely
 
 from planwatch.errors import ImportFileError
 
@@ -86,22 +89,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
     digest = hashlib.sha256(data).hexdigest()
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json", ".gpkg", ".shp"):
-        import pyogrio
-
-        try:
-            frame = pyogrio.read_dataframe(path)
-        except Exception as exc:
-            raise ImportFileError(str(path), f"cannot be read as a point layer ({exc})") from exc
-        if frame.crs is None:
-            raise ImportFileError(
-                str(path), "has no CRS; save it with one (EPSG:4326 for longitude/latitude)"
-            )
-        geo = frame.to_crs("EPSG:4326")
-        if not (geo.geometry.geom_type == "Point").all():
-            raise ImportFileError(str(path), "must hold points only (use centroids for buildings or areas)")
-        table = pd.DataFrame(geo.drop(columns="geometry"))
-        table["lon"], table["lat"] = geo.geometry.x.to_numpy(), geo.geometry.y.to_numpy()
-        return table, digest
+        return _point_layer(path), digest
     if suffix != ".csv":
         raise ImportFileError(
             str(path), "unsupported file type; use .csv (UTF-8 or GB18030), .geojson, .gpkg or .shp"
@@ -116,6 +104,30 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
                 str(path), "is empty; it needs a header row and one row per point"
             ) from None
     raise ImportFileError(str(path), "is neither UTF-8 nor GB18030 text; save it as CSV UTF-8")
+
+
+def _point_layer(path: Path) -> pd.DataFrame:
+    """A point layer's attributes with ``lon`` and ``lat`` (WGS 84) columns added."""
+    try:
+        meta, _, wkb, field_data = pyogrio.raw.read(path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise ImportFileError(str(path), f"cannot be read as a point layer ({exc})") from exc
+    if not meta["crs"]:
+        raise ImportFileError(str(path), "has no CRS; save it with one (EPSG:4326 for longitude/latitude)")
+    geometry = shapely.from_wkb(wkb)
+    kinds = shapely.get_type_id(geometry)
+    wrong = np.flatnonzero(kinds != shapely.GeometryType.POINT)
+    if len(wrong):
+        kind = "no geometry" if kinds[wrong[0]] < 0 else shapely.GeometryType(kinds[wrong[0]]).name.lower()
+        raise ImportFileError(
+            str(path),
+            f"feature {wrong[0] + 1} is a {kind}, not a point ({len(wrong)} such feature(s));"
+            " give points (use centroids for buildings or areas)",
+        )
+    table = pd.DataFrame({str(name): values for name, values in zip(meta["fields"], field_data, strict=True)})
+    to_wgs84 = pyproj.Transformer.from_crs(meta["crs"], "EPSG:4326", always_xy=True)
+    table["lon"], table["lat"] = to_wgs84.transform(shapely.get_x(geometry), shapely.get_y(geometry))
+    return table.astype(str).replace({"None": "", "nan": ""})
 
 
 def _require(frame: pd.DataFrame, path: Path, columns: list[str]) -> None:

@@ -406,7 +406,9 @@ def _build(
     segment_line = line_of[start]
 
     position, unique = _unique_positions(coords)
-    cluster, node_xy = _snap(unique, snap_tolerance)
+    nonempty = offsets[1:] > offsets[:-1]
+    ends = np.unique(np.concatenate([position[offsets[:-1][nonempty]], position[offsets[1:][nonempty] - 1]]))
+    cluster, node_xy = _snap(unique, snap_tolerance, ends=ends, segments=(position[start], position[end]))
     node = cluster[position]
     u, v = node[start], node[end]
     zero_length = position[start] == position[end]
@@ -473,13 +475,26 @@ def _unique_positions(coords: FloatArray) -> tuple[IntArray, FloatArray]:
     return position, ordered[first]
 
 
-def _snap(points: FloatArray, tolerance: float) -> tuple[IntArray, FloatArray]:
-    """Node of each point and the nodes' coordinates: points within ``tolerance`` of each other
-    (transitively) form one node, placed at its first point, so nodes keep source coordinates."""
+def _snap(
+    points: FloatArray, tolerance: float, *, ends: IntArray, segments: tuple[IntArray, IntArray]
+) -> tuple[IntArray, FloatArray]:
+    """Node of each point and the nodes' coordinates. Vertices at the same position are one node
+    already; within ``tolerance`` only a line's *end* joins what lies near it (the dangling end of a
+    street drawn a little short of the one it meets). Two interior vertices never merge, so
+    streets crossing at different levels stay apart and a finely drawn street keeps its shape;
+    neither do the two ends of one segment. Joined points form one node at its first point."""
     identity = np.arange(len(points), dtype=np.int64)
-    if tolerance <= 0 or len(points) < 2:
+    if tolerance <= 0 or len(points) < 2 or not len(ends):
         return identity, points
     pairs = cKDTree(points).query_pairs(tolerance, output_type="ndarray")
+    if len(pairs):
+        is_end = np.zeros(len(points), dtype=bool)
+        is_end[ends] = True
+        n = len(points)
+        low, high = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+        seg_low, seg_high = np.minimum(*segments), np.maximum(*segments)
+        own_segment = np.isin(low * n + high, seg_low * n + seg_high)
+        pairs = pairs[(is_end[pairs[:, 0]] | is_end[pairs[:, 1]]) & ~own_segment]
     if not len(pairs):
         return identity, points
     links = sparse.coo_array(
@@ -715,7 +730,13 @@ def _read_graphml(path: Path, layer: str | None) -> LineSet:
         classes.append(code)
         oneway.append(0 if len(directions) == 2 else next(iter(directions)))
         ids.append(np.array([first] + [-1] * (len(line) - 2) + [last], dtype=np.int64))
-    crs = CRS.from_user_input(crs_text) if crs_text else _lonlat_or_none(xy)
+    try:
+        crs = CRS.from_user_input(crs_text) if crs_text else _lonlat_or_none(xy)
+    except CRSError as exc:
+        raise NetworkError(
+            f"{path}: the graph's crs attribute {crs_text!r} is not a coordinate reference system ({exc});"
+            " correct it, or pass --crs EPSG:xxxx"
+        ) from exc
     coords, offsets = _ragged(parts)
     return _line_set(coords, offsets, classes, oneway, crs=crs, vertex_ids=_ragged(ids)[0])
 

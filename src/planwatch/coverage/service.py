@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import shapely
+from pyproj import Transformer
 from scipy import sparse
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -25,9 +28,9 @@ from planwatch.coverage.compute import MAX_SNAP_M, CoverageProblem, Pass, divisi
 from planwatch.coverage.network import Network
 from planwatch.coverage.points import Facilities, Origins, facilities_from_file, origins_from_file
 from planwatch.coverage.readers import NetworkReport, network_from_file
-from planwatch.coverage.siting import MaximalCovering, SetCovering
+from planwatch.coverage.siting import MaximalCovering, Method, SetCovering
 from planwatch.coverage.standards import Circle, StandardSet, load_standards
-from planwatch.coverage.travel import Snapped, snap_points
+from planwatch.coverage.travel import Snapped, isochrone, snap_points
 from planwatch.datasets.coverage_demo import build_coverage_demo, write_coverage_demo
 from planwatch.divisions.service import division_tree
 from planwatch.divisions.tree import DivisionTree
@@ -106,20 +109,6 @@ def _ancestors(tree: DivisionTree, codes: npt.NDArray[np.str_], source: str) -> 
     return out
 
 
-def _part_cost(problem: CoverageProblem, circle: Circle, part: str) -> npt.NDArray[np.float64]:
-    """Cost (the circle's unit) to complete ``part``: the nearest of its type, or for the whole
-    circle the farthest required type (rules each and all) or the nearest listed type (any)."""
-    if part:
-        return problem.cost(circle, part)
-    if circle.rule != "any":
-        needed = np.vstack(
-            [problem.cost(circle, code) for code in circle.required_codes or circle.facility_codes]
-        )
-        return np.asarray(needed.max(axis=0), dtype=np.float64)
-    listed = np.vstack([problem.cost(circle, code) for code in circle.facility_codes])
-    return np.asarray(listed.min(axis=0), dtype=np.float64)
-
-
 def _origin_blob(problem: CoverageProblem) -> bytes:
     origins, facilities = problem.origins, problem.facilities
     arrays: dict[str, Any] = {
@@ -138,7 +127,7 @@ def _origin_blob(problem: CoverageProblem) -> bytes:
     for circle in problem.circles:
         result = problem.results_[circle.code]
         for part in result.parts:
-            arrays[f"cost:{circle.code}:{part}"] = _part_cost(problem, circle, part).astype(np.float32)
+            arrays[f"cost:{circle.code}:{part}"] = result.costs[part].astype(np.float32)
         if result.area is not None and result.placed is not None:
             arrays[f"area:{circle.code}"] = result.area.astype(np.float32)
             arrays[f"placed:{circle.code}"] = result.placed.astype(np.float32)
@@ -196,7 +185,10 @@ def compute_coverage(
                     for t, n in zip(*np.unique(facilities.type, return_counts=True), strict=True)
                 },
             ),
-            "standards": [str(p) for p in inputs.standards],
+            # a city's own standards files, with their hashes (the built-in ones ship with the code)
+            "standards": [
+                {"path": str(p.resolve()), "file": p.name, "sha256": _sha256(p)} for p in inputs.standards
+            ],
         },
         circles=[],
         warnings=list(problem.warnings_),
@@ -215,7 +207,8 @@ def compute_coverage(
         for part, covered in result.parts.items():
             columns = {"population": result.weights, "covered": result.weights * covered}
             if not part and result.area is not None and result.placed is not None:
-                columns |= {"area": result.area, "placed": result.placed}
+                # an area circle covers the residents given a place within reach
+                columns |= {"covered": result.placed, "area": result.area, "placed": result.placed}
             table = division_table(columns, origins.division_code, ancestors)
             tables[(circle.code, part)] = table
             rows.extend(_result_rows(run.id, circle.code, part, table, tree))
@@ -279,7 +272,7 @@ def _circle_summary(standards: StandardSet, circle: Circle, top: Any) -> dict[st
         "name_en": circle.name_en,
         "mode": circle.mode,
         "threshold": circle.threshold_value,
-        "unit": "m" if circle.threshold_kind == "distance_m" else "min",
+        "unit": circle.unit,
         "group": circle.group,
         "rule": circle.rule,
         "measure": circle.measure,
@@ -323,6 +316,17 @@ def _write_indicators(
         level = (
             max(indicator.level_enums, key=lambda lv: lv.depth) if indicator.levels else DivisionLevel.city
         )
+        coarse = np.array(
+            [tree.by_code[str(c)].level.depth < level.depth for c in problem.origins.division_code]
+        )
+        if coarse.any():
+            people = float(problem.origins.weights("total")[coarse].sum())
+            run.warnings = [
+                *run.warnings,
+                f"circle {circle.code}: {int(coarse.sum())} origin(s) ({people:,.0f} residents) are coded above the"
+                f" {level.value} level where {indicator.code} is written, so its values leave them out;"
+                " code every origin at that level or below",
+            ]
         table = tables[(circle.code, "")]
         area = circle.measure == "area_per_resident"
         factor = indicator.factor if indicator.factor is not None else (1.0 if area else 100.0)
@@ -385,11 +389,16 @@ def list_runs(session: Session) -> list[CoverageRun]:
 
 
 def circle_of(run: CoverageRun, code: str) -> dict[str, Any]:
-    for circle in run.circles:
+    """The summary of one circle of a stored run; ``NotFoundError`` names the run's circles."""
+    return circle_of_run(run.id, run.circles, code)
+
+
+def circle_of_run(run_id: int, circles: Sequence[dict[str, Any]], code: str) -> dict[str, Any]:
+    for circle in circles:
         if circle["code"] == code:
             return circle
-    known = ", ".join(c["code"] for c in run.circles)
-    raise NotFoundError(f"circle {code} is not in coverage run {run.id}; it has {known}")
+    known = ", ".join(c["code"] for c in circles)
+    raise NotFoundError(f"circle {code} is not in coverage run {run_id}; it has {known}")
 
 
 def division_results(
@@ -437,7 +446,7 @@ def site_facilities(
     run_id: int | None = None,
     facility_type: str | None = None,
     p: int | None = None,
-    method: str = "auto",
+    method: Method = "auto",
     time_limit: float = 60.0,
     actor: str,
 ) -> SitingRun:
@@ -451,7 +460,7 @@ def site_facilities(
         _checked(run.inputs["network"], "network", run),
         _checked(run.inputs["origins"], "origins", run),
         _checked(run.inputs["facilities"], "facilities", run),
-        [Path(p) for p in run.inputs.get("standards", [])],
+        [_checked(record, "standards", run) for record in run.inputs.get("standards", [])],
     )
     network, origins, facilities, standards = inputs.load()
     circle = standards.circle(circle_code)
@@ -466,9 +475,14 @@ def site_facilities(
         raise ImportFileError(
             str(candidates), f"has no candidate site for type {kind} (nor any with an empty type)"
         )
-    existing = facilities.of_type(kind)
+    # the facilities that already cover: of this type, or for a circle any listed type reaches
+    # (rule any), of every listed type, so new sites go where nothing of the circle reaches
+    existing = np.flatnonzero(
+        np.isin(facilities.type, circle.facility_codes if circle.rule == "any" else [kind])
+    )
     started = datetime.now(UTC)
     snapped = snap_points(network, origins.x, origins.y, mode=circle.mode)
+    total = float(origins.weights(circle.group).sum())  # everyone, as in the coverage run
     weights = origins.weights(circle.group).copy()
     weights[snapped.access_m > MAX_SNAP_M] = 0.0  # outside the network: no site can reach them
     columns = _column_points(network, sites, usable, facilities, existing, mode=circle.mode)
@@ -488,9 +502,8 @@ def site_facilities(
         problem = SetCovering.from_travel_times(
             times, weights, threshold=circle.cutoff, fixed=fixed, names=names
         )
-    problem.solve(method=method, time_limit=time_limit)  # type: ignore[arg-type]
+    problem.solve(method=method, time_limit=time_limit)
     covered_by_existing = _covered_weight(times, weights, fixed, circle.cutoff)
-    total = float(weights.sum())
     chosen = []
     cumulative = covered_by_existing
     for order, (site, added) in enumerate(
@@ -516,9 +529,9 @@ def site_facilities(
         facility_type=kind,
         problem="maximal" if p is not None else "set",
         method=str(problem.method_),
-        status=str(getattr(problem, "status_", "heuristic")),
+        status=problem.status_,
         p=p,
-        optimality_gap=getattr(problem, "optimality_gap_", None),
+        optimality_gap=problem.optimality_gap_,
         population=total,
         covered_before=covered_by_existing,
         covered_after=cumulative,
@@ -556,6 +569,88 @@ def _covered_weight(
     coo = sub.tocoo()
     hit[coo.row[coo.data <= threshold + 1e-9]] = True
     return float(weights[hit].sum())
+
+
+def facility_isochrones(
+    session: Session, *, run_id: int | None, circle_code: str, facility_id: str, steps: int = 3
+) -> dict[str, Any]:
+    """The area within reach of one facility of a stored run, for display on a map: the circle's
+    threshold split into ``steps`` equal bands (5/10/15 min, 100/200/300 m …), each the concave
+    hull of the network nodes reached within it by the circle's mode and direction, and every band
+    containing the smaller ones. Returns a GeoJSON FeatureCollection in longitude/latitude
+    (EPSG:4326, 6 decimals), smallest band first; computed on request, cached nowhere.
+
+    Raises ``NotFoundError`` for an unknown run, circle or facility id, and ``InvalidValueError``
+    when the facility is not of one of the circle's types, ``steps`` is out of range, or the run's
+    network or facilities file is gone or changed since."""
+    if not 1 <= steps <= 6:
+        raise InvalidValueError(f"steps (bands of the threshold) must be 1 to 6; got {steps}")
+    run = get_run(session, run_id)
+    summary = circle_of(run, circle_code)
+    network = Network.load(_checked(run.inputs["network"], "network", run))
+    standards = load_standards(
+        [_checked(record, "standards", run) for record in run.inputs.get("standards", [])] or None
+    )
+    circle = standards.circle(circle_code)
+    facilities = facilities_from_file(
+        _checked(run.inputs["facilities"], "facilities", run),
+        crs=network.crs,
+        types=frozenset(standards.facility_types),
+    )
+    found = np.flatnonzero(facilities.ids == facility_id)
+    if len(found) == 0:
+        raise NotFoundError(f"facility {facility_id} is not in the facilities of coverage run {run.id}")
+    i = int(found[0])
+    kind = str(facilities.type[i])
+    if kind not in circle.facility_codes:
+        raise InvalidValueError(
+            f"facility {facility_id} is a {kind}, not one of circle {circle_code}'s types"
+            f" ({', '.join(circle.facility_codes)})"
+        )
+    snapped = snap_points(network, facilities.x[i : i + 1], facilities.y[i : i + 1], mode=circle.mode)
+    fractions = [k / steps for k in range(1, steps + 1)]
+    polygons = isochrone(
+        network,
+        snapped,
+        limits=[circle.cutoff * f for f in fractions],
+        mode=circle.mode,
+        weight=circle.weight,
+        direction=circle.direction,
+    )
+    to_lonlat = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+
+    def lonlat(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        lon, lat = to_lonlat.transform(coords[:, 0], coords[:, 1])
+        return np.round(np.column_stack([lon, lat]), 6)
+
+    simulated = bool(run.simulated or network.simulated or facilities.simulated)
+    features = []
+    inner = shapely.Polygon()
+    for band, (fraction, polygon) in enumerate(zip(fractions, polygons, strict=True), start=1):
+        if not polygon.is_empty and shapely.get_type_id(polygon) not in (3, 6):
+            polygon = shapely.buffer(polygon, 10.0)  # nodes in a line: a thin strip, not a line
+        # a band holds every smaller one (a concave hull of more nodes may bend in elsewhere)
+        shape = shapely.union(polygon, inner) if not inner.is_empty else polygon
+        inner = shape
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": []}
+                if shape.is_empty  # fewer than 3 nodes within reach
+                else json.loads(shapely.to_geojson(shapely.transform(shape, lonlat))),
+                "properties": {
+                    "band": band,
+                    "limit": round(circle.threshold_value * fraction, 3),
+                    "unit": summary["unit"],
+                    "facility_id": str(facilities.ids[i]),
+                    "facility_name": str(facilities.name[i]),
+                    "facility_type": kind,
+                    "circle": circle_code,
+                    "simulated": simulated,
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features, "simulated": simulated}
 
 
 def list_siting_runs(session: Session) -> list[SitingRun]:

@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from planwatch.coverage.network import Mode, Weight
+from planwatch.coverage.travel import Direction
 from planwatch.errors import CatalogueError, NotFoundError, Problem
 
 __all__ = [
@@ -68,8 +69,6 @@ FACILITY_TYPES_FORMAT: Final = "planwatch.facility-types/v1"
 _FORMATS: Final = (STANDARD_FORMAT, FACILITY_TYPES_FORMAT)
 _DOC: Final = "docs/coverage-standards.md"
 
-Direction = Literal["to_facility", "from_facility"]
-"""``to_facility``: residents travel to the facility; ``from_facility``: crews travel out (fire)."""
 Group = Literal["total", "0-14", "60+", "65+"]
 """The age band whose resident population weights a circle's share."""
 Rule = Literal["each", "all", "any"]
@@ -232,6 +231,11 @@ class Circle(_Frozen):
         value = self.threshold.distance_m if self.threshold.distance_m is not None else self.threshold.minutes
         assert value is not None  # noqa: S101 - Threshold guarantees exactly one
         return value
+
+    @property
+    def unit(self) -> str:
+        """``m`` or ``min``: the unit of the threshold and of every cost reported for the circle."""
+        return "m" if self.threshold_kind == "distance_m" else "min"
 
     @property
     def weight(self) -> Weight:

@@ -27,9 +27,11 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from planwatch.coverage.network import SPEEDS_KMH, Mode, Network, NetworkError, Weight
+from planwatch.coverage.network import SPEEDS_KMH, Mode, Network, NetworkError, Weight, speeds_key
+from planwatch.errors import InvalidValueError
 
 Direction = Literal["to_facility", "from_facility"]
+"""``to_facility``: residents travel to the facility; ``from_facility``: crews travel out (fire)."""
 _Costs = tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
 """Cost of every edge, and whether it may be travelled forward (u→v) and backward (v→u)."""
 
@@ -86,7 +88,7 @@ def _sample_tree(network: Network, edges: npt.NDArray[np.int64]) -> tuple[cKDTre
     u, v = network.edge_u[owner], network.edge_v[owner]
     sx = network.x[u] + frac * (network.x[v] - network.x[u])
     sy = network.y[u] + frac * (network.y[v] - network.y[u])
-    return cKDTree(np.column_stack([sx, sy])), owner
+    return cKDTree(np.column_stack([sx, sy]), balanced_tree=False), owner  # unbalanced builds ~2× faster
 
 
 def snap_points(
@@ -110,7 +112,7 @@ def snap_points(
     Snapped
         Edge, fraction along it and access distance of every point, in input order.
     """
-    key = ("snap-tree", mode, id(speeds) if speeds is not None else 0)
+    key = ("snap-tree", mode, speeds_key(speeds))
     if key not in network.derived:
         edges = _usable_edges(network, mode, speeds)
         if len(edges) == 0:
@@ -126,7 +128,7 @@ def snap_points(
     k = _CANDIDATES
     while len(todo):
         k = min(k, len(owner))
-        sample_dist, idx = tree.query(points[todo], k=k)
+        sample_dist, idx = tree.query(points[todo], k=k, workers=-1)
         sample_dist, idx = sample_dist.reshape(len(todo), k), idx.reshape(len(todo), k)
         e, tt, dd = _nearest_of(network, x[todo], y[todo], owner[idx])
         edge[todo], t[todo], dist[todo] = e, tt, dd
@@ -370,12 +372,14 @@ def catchments(
     limit: float,
     direction: Direction = "to_facility",
     speeds: Mapping[str, float | None] | None = None,
-    chunk: int = 64,
+    chunk: int | None = None,
 ) -> Catchments:
     """Every origin within ``limit`` of each facility: one bounded search per facility, in chunks
     (a dense chunk × nodes block at a time), kept as sparse triples."""
     if not np.isfinite(limit):
-        raise ValueError("catchments need a finite limit")
+        raise InvalidValueError("catchments need a finite limit (the circle's threshold)")
+    if chunk is None:  # a dense chunk × nodes block of float64 at a time: keep it near 100 MB
+        chunk = int(max(1, min(64, 12_500_000 // max(network.node_count, 1))))
     costs, graph, f_access, o_access = _prepare(network, origins, facilities, mode, weight, direction, speeds)
     n = network.node_count
     out_f: list[npt.NDArray[np.int64]] = []

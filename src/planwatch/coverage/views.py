@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -15,7 +14,9 @@ from sqlalchemy.orm import Session
 from planwatch.clock import as_utc
 from planwatch.coverage.service import (
     circle_of,
+    circle_of_run,
     division_results,
+    facility_isochrones,
     get_run,
     get_siting_run,
     list_runs,
@@ -75,6 +76,8 @@ class DivisionResultOut(BaseModel):
     share: float | None
     area_per_resident: float | None = None
     placed_share: float | None = None
+    simulated: bool
+    """Computed from a synthetic input (模拟数据)."""
 
 
 class MapOut(BaseModel):
@@ -89,7 +92,7 @@ class MapOut(BaseModel):
     origins: dict[str, list[Any]]
     """Columns lon, lat, cost (the circle's unit; null beyond the search), population, division."""
     facilities: dict[str, list[Any]]
-    """Columns lon, lat, type, name of the circle's facility types."""
+    """Columns id, lon, lat, type, name of the circle's facility types."""
     uncovered_population: float
 
 
@@ -116,11 +119,15 @@ class SitingOut(BaseModel):
 
 def _without_paths(inputs: dict[str, Any]) -> dict[str, Any]:
     """The inputs as shown: file names, hashes and counts, not where they lie on the server."""
-    return {
-        key: {k: v for k, v in value.items() if k != "path"} if isinstance(value, dict) else value
-        for key, value in inputs.items()
-        if key != "standards"
-    } | {"standards": [Path(p).name for p in inputs.get("standards", [])]}
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if k != "path"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return {key: strip(value) for key, value in inputs.items()}
 
 
 def run_out(run: CoverageRun) -> RunOut:
@@ -163,6 +170,7 @@ def division_view(
             placed_share=100 * row.placed / row.population
             if row.placed is not None and row.population > 0
             else None,
+            simulated=run.simulated,
         )
         for row, node in division_results(session, run, circle, part=part, level=level)
     ]
@@ -200,6 +208,7 @@ def map_view(session: Session, run_id: int | None, circle: str, *, part: str = "
             "division": arrays["origin_division"].tolist(),
         },
         facilities={
+            "id": arrays["facility_id"][wanted].tolist(),
             "lon": _finite(arrays["facility_lon"][wanted], 5),
             "lat": _finite(arrays["facility_lat"][wanted], 5),
             "type": arrays["facility_type"][wanted].tolist(),
@@ -295,11 +304,7 @@ def circle_part(circle: CircleOut, part: str) -> str:
 
 def circle_in(run: RunOut, code: str) -> CircleOut:
     """One circle of a run; ``NotFoundError`` names the run's circles."""
-    for circle in run.circles:
-        if circle.code == code:
-            return circle
-    known = ", ".join(c.code for c in run.circles)
-    raise NotFoundError(f"circle {code} is not in coverage run {run.id}; it has {known}")
+    return CircleOut(**circle_of_run(run.id, [c.model_dump() for c in run.circles], code))
 
 
 @cache
@@ -321,3 +326,27 @@ def siting_map_view(session: Session, siting_id: int) -> MapOut:
     circle = CircleOut(**circle_of(run, siting.circle_code))
     part = siting.facility_type if len(circle.facilities) > 1 else ""
     return map_view(session, run.id, circle.code, part=part)
+
+
+# —— isochrones of one facility (for display) ——
+
+
+class IsochronesOut(BaseModel):
+    """A GeoJSON FeatureCollection in longitude/latitude: one polygon per band of the circle's
+    threshold, smallest first, each with properties band, limit (the circle's unit), unit,
+    facility_id, facility_name, facility_type, circle and simulated."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[dict[str, Any]]
+    simulated: bool
+    """Some input is synthetic: the polygons are 模拟数据 (simulated)."""
+
+
+def isochrones_view(
+    session: Session, run_id: int | None, circle: str, facility_id: str, *, steps: int = 3
+) -> IsochronesOut:
+    return IsochronesOut(
+        **facility_isochrones(
+            session, run_id=run_id, circle_code=circle, facility_id=facility_id, steps=steps
+        )
+    )

@@ -12,11 +12,13 @@ from fastapi import APIRouter, Path, Query
 
 from planwatch.coverage.views import (
     DivisionResultOut,
+    IsochronesOut,
     MapOut,
     RunOut,
     RunSummary,
     SitingOut,
     division_view,
+    isochrones_view,
     map_view,
     run_view,
     runs_view,
@@ -99,6 +101,34 @@ def api_coverage_divisions(
 )
 def api_coverage_map(session: SessionDep, run: RunRef, code: CircleCode, part: Part = "") -> MapOut:
     return map_view(session, run_id(run), code, part=part)
+
+
+@router.get(
+    "/runs/{run}/circles/{code}/facilities/{facility_id}/isochrones",
+    response_model=IsochronesOut,
+    summary="One facility's isochrones (等时圈) for a life circle: GeoJSON polygons for display",
+)
+def api_coverage_isochrones(
+    session: SessionDep,
+    run: RunRef,
+    code: CircleCode,
+    facility_id: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=128,
+            description="A facility's id in the run's facilities file (the map's `facilities.id`)",
+        ),
+    ],
+    steps: Annotated[
+        int, Query(ge=1, le=6, description="Bands the circle's threshold is split into (5/10/15 min …)")
+    ] = 3,
+) -> IsochronesOut:
+    """The area within reach of the facility by the circle's mode and direction, within each of
+    ``steps`` equal parts of the threshold: the concave hull of the street nodes reached, in
+    longitude/latitude, smallest band first. For display only: coverage itself is judged per
+    resident on the network, not by these polygons."""
+    return isochrones_view(session, run_id(run), code, facility_id, steps=steps)
 
 
 @router.get("/siting", response_model=list[SitingOut], summary="Siting runs (设施选址), the latest first")

@@ -75,6 +75,9 @@ def map_labels(lang: str) -> dict[str, str]:
         "cov_map_lon",
         "cov_map_lat",
         "cov_map_cost",
+        "cov_map_iso_of",
+        "cov_map_iso_band",
+        "cov_map_iso_failed",
         "simulated",
     )
     return {key.removeprefix("cov_map_"): t(key) for key in keys}
@@ -113,6 +116,8 @@ def coverage_circle_page(
     config = {
         "url": f"/api/coverage/runs/{view.id}/circles/{quote(code)}/map?part={quote(part)}",
         "mode": "circle",
+        # a facility's isochrones: this + its id (URL-encoded) + "/isochrones"
+        "isochrones": f"/api/coverage/runs/{view.id}/circles/{quote(code)}/facilities/",
         "labels": map_labels(lang),
     }
     return render(

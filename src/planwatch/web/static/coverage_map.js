@@ -44,7 +44,6 @@
     }
     var type = o.lon.length > 8000 && webgl() ? "scattergl" : "scatter";
     var traces = [];
-    var index = {};
     function origins(name, idx, colour, extra) {
       var s = pick(o, idx);
       var trace = {
@@ -63,9 +62,7 @@
       return trace;
     }
     if (cfg.mode === "siting") {
-      index.covered = traces.length;
-      traces.push(origins(L.covered, covered, "#9ecae1", { visible: "legendonly" }));
-      index.uncovered = traces.length;
+      traces.push(origins(L.covered, covered, "#9ecae1", { visible: "legendonly", meta: "covered" }));
       traces.push(origins(L.uncovered, gap.concat(far), "#d73027"));
     } else {
       // grey first, the covered last: the points that matter most are drawn on top
@@ -74,13 +71,12 @@
       gaps.marker.showscale = true;
       gaps.marker.colorbar = { title: { text: unit }, thickness: 12, len: 0.6 };
       traces.push(gaps);
-      index.covered = traces.length;
-      traces.push(origins(L.covered, covered, "scale"));
+      traces.push(origins(L.covered, covered, "scale", { meta: "covered" }));
     }
     var f = m.facilities;
     traces.push({
       type: type, mode: "markers", name: L.facilities + " (" + f.lon.length + ")", x: f.lon, y: f.lat,
-      text: f.name.map(function (n, i) { return n + "<br>" + f.type[i]; }), hoverinfo: "text",
+      text: f.name.map(function (n, i) { return n + "<br>" + f.type[i]; }), hoverinfo: "text", meta: "facilities",
       marker: { size: 6, symbol: "diamond-open", color: "#1d2733", opacity: 0.7, line: { width: 1.2 } }
     });
     if (cfg.sites) {
@@ -112,23 +108,146 @@
       el.setAttribute("data-gaps", String(gap.length + far.length));
       el.setAttribute("data-facilities", String(f.lon.length));
       el.setAttribute("data-state", "drawn");
-      toggles(index);
+      toggles();
+      if (cfg.isochrones) { clickable(f); }
     });
   }
 
-  function toggles(index) {
+  // traces are found by their meta, not their place: isochrones come and go below the points
+  function traceIndex(meta) {
+    for (var i = 0; i < el.data.length; i++) { if (el.data[i].meta === meta) { return i; } }
+    return -1;
+  }
+
+  function toggles() {
     var gapsOnly = document.getElementById("gaps-only");
     if (gapsOnly) {
       gapsOnly.addEventListener("change", function () {
-        Plotly.restyle(el, { visible: gapsOnly.checked ? false : true }, [index.covered]);
+        Plotly.restyle(el, { visible: gapsOnly.checked ? false : true }, [traceIndex("covered")]);
       });
     }
     var showCovered = document.getElementById("show-covered");
     if (showCovered) {
       showCovered.addEventListener("change", function () {
-        Plotly.restyle(el, { visible: showCovered.checked ? true : "legendonly" }, [index.covered]);
+        Plotly.restyle(el, { visible: showCovered.checked ? true : "legendonly" }, [traceIndex("covered")]);
       });
     }
+  }
+
+  // —— isochrones (等时圈) of one facility, fetched when its marker is clicked ——
+  var BANDS = ["rgba(33,113,181,0.30)", "rgba(66,146,198,0.26)", "rgba(107,174,214,0.22)",
+               "rgba(158,202,225,0.20)", "rgba(198,219,239,0.18)", "rgba(222,235,247,0.16)"];
+  var note = document.getElementById("isochrone-note");
+  var noteText = document.getElementById("isochrone-text");
+  var asked = 0; // the latest request wins when markers are clicked in quick succession
+  var zoomed = false;
+
+  function isoIndices() {
+    var out = [];
+    el.data.forEach(function (t, i) { if (t.meta === "isochrone") { out.push(i); } });
+    return out;
+  }
+
+  function clearIsochrones(keepView) {
+    asked += 1;
+    var old = isoIndices();
+    var done = old.length ? Plotly.deleteTraces(el, old) : Promise.resolve();
+    return Promise.resolve(done).then(function () {
+      if (zoomed && !keepView) {
+        zoomed = false;
+        return Plotly.relayout(el, { "xaxis.autorange": true, "yaxis.autorange": true });
+      }
+    }).then(function () {
+      if (note) { note.hidden = true; }
+      el.setAttribute("data-isochrones", "0");
+    });
+  }
+
+  function ring(geometry) {
+    // the outer rings of a (multi)polygon, separated by gaps
+    var polygons = geometry.type === "MultiPolygon" ? geometry.coordinates : [geometry.coordinates];
+    var x = [], y = [];
+    polygons.forEach(function (p) {
+      if (!p.length || !p[0].length) { return; }
+      if (x.length) { x.push(null); y.push(null); }
+      p[0].forEach(function (c) { x.push(c[0]); y.push(c[1]); });
+    });
+    return { x: x, y: y };
+  }
+
+  function drawIsochrones(fc) {
+    var features = fc.features.slice().sort(function (a, b) { return b.properties.limit - a.properties.limit; });
+    var traces = [];
+    features.forEach(function (feature, k) {
+      var r = ring(feature.geometry);
+      if (!r.x.length) { return; }
+      var p = feature.properties;
+      traces.push({
+        type: "scatter", mode: "lines", fill: "toself", x: r.x, y: r.y, meta: "isochrone",
+        name: L.iso_band + " ≤ " + Math.round(p.limit * 10) / 10 + " " + p.unit, hoverinfo: "skip",
+        fillcolor: BANDS[Math.min(features.length - 1 - k, BANDS.length - 1)],
+        line: { color: "rgba(33,113,181,0.7)", width: 1 }
+      });
+    });
+    // below every point, the largest band first so the smaller ones show on top of it
+    var at = traces.map(function (_, i) { return i; });
+    return Promise.resolve(traces.length ? Plotly.addTraces(el, traces, at) : null).then(function () {
+      return traces.length ? zoomTo(traces[0]) : null;
+    }).then(function () { return traces.length; });
+  }
+
+  function zoomTo(trace) {
+    // a facility's reach is a few streets of a whole city: show it with as much around it again
+    var xs = trace.x.filter(function (v) { return v !== null; });
+    var ys = trace.y.filter(function (v) { return v !== null; });
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+    var pad = Math.max(x1 - x0, y1 - y0, 0.01);
+    zoomed = true;
+    return Plotly.relayout(el, { "xaxis.range": [x0 - pad, x1 + pad], "yaxis.range": [y0 - pad, y1 + pad] });
+  }
+
+  function showIsochrones(facilityId, name) {
+    return clearIsochrones(true).then(function () {
+      var mine = asked;
+      var url = cfg.isochrones + encodeURIComponent(facilityId) + "/isochrones?steps=3";
+      el.setAttribute("data-isochrones", "loading");
+      return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(function (fc) {
+          if (mine !== asked) { return; }
+          return drawIsochrones(fc).then(function (n) {
+            noteText.textContent = L.iso_of + name + (fc.simulated ? " (" + L.simulated + ")" : "");
+            note.hidden = false;
+            el.setAttribute("data-isochrones", String(n));
+          });
+        })
+        .catch(function () {
+          if (mine !== asked) { return; }
+          noteText.textContent = L.iso_failed + ": " + name;
+          note.hidden = false;
+          el.setAttribute("data-isochrones", "failed");
+        });
+    });
+  }
+
+  function clickable(f) {
+    el.setAttribute("data-isochrones", "0");
+    el.on("plotly_click", function (event) {
+      var point = (event && event.points || []).filter(function (p) {
+        return p.data && p.data.meta === "facilities";
+      })[0];
+      if (!point) { return; }
+      var i = point.pointIndex !== undefined ? point.pointIndex : point.pointNumber;
+      showIsochrones(f.id[i], f.name[i]);
+    });
+    var button = document.getElementById("isochrone-clear");
+    if (button) { button.addEventListener("click", function () { clearIsochrones(false); }); }
+    // the click handler's work, for scripts and tests: show one facility's isochrones by id
+    window.coverageIsochrones = {
+      show: function (id) { var i = f.id.indexOf(id); return showIsochrones(id, i >= 0 ? f.name[i] : id); },
+      clear: function () { return clearIsochrones(false); }
+    };
   }
 
   fetch(cfg.url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
