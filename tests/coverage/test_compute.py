@@ -245,3 +245,21 @@ def test_a_dask_cluster_gives_the_same_results_as_a_local_run(standards: Standar
     for code in circles:
         for part, hit in local.results_[code].parts.items():
             np.testing.assert_array_equal(hit, remote.results_[code].parts[part])
+
+
+def test_a_facility_types_own_share_is_taken_of_the_age_group_it_serves(standards: StandardSet) -> None:
+    net = grid()
+    people = origins([(0, 0), (1000, 1000)], [100, 300], ["c1", "c1"], children=[20, 60])
+    people.population["60+"] = np.array([40.0, 10.0])
+    fac = facilities([("kindergarten", 0, 0, np.nan), ("elderly_day_care", 1000, 1000, np.nan)])
+    problem = CoverageProblem.from_inputs(net, people, fac, standards, circles=["gb50180_5min"]).solve()
+    result = problem.results_["gb50180_5min"]
+    assert list(result.part_weights[""]) == [100, 300]  # the whole circle: everyone
+    assert list(result.part_weights["kindergarten"]) == [20, 60]  # children
+    assert list(result.part_weights["elderly_day_care"]) == [40, 10]  # the elderly
+    assert list(result.parts["elderly_day_care"]) == [False, True]
+    # without the elderly's column the type falls back to the circle's group, and the run says so
+    del people.population["60+"]
+    problem = CoverageProblem.from_inputs(net, people, fac, standards, circles=["gb50180_5min"]).solve()
+    assert list(problem.results_["gb50180_5min"].part_weights["elderly_day_care"]) == [100, 300]
+    assert sum("no population of age group 60+" in w for w in problem.warnings_) == 1

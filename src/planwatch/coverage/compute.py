@@ -112,6 +112,9 @@ class CircleResult:
     """Population of the circle's group at each origin."""
     costs: dict[str, npt.NDArray[np.float64]]
     """For each part: the cost (the circle's unit) at which it is reached; ``inf`` beyond the search."""
+    part_weights: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    """For each part: the population it is a share of (a facility type's own age group, e.g. the
+    elderly for a nursing home, the circle's group for the whole circle)."""
     area: npt.NDArray[np.float64] | None = None
     """``area_per_resident`` circles: shelter area assigned to each origin (m²)."""
     placed: npt.NDArray[np.float64] | None = None
@@ -130,6 +133,9 @@ class CoverageProblem:
     facilities: Facilities
     circles: list[Circle]
     max_snap_m: float = MAX_SNAP_M
+    type_groups: dict[str, str] = field(default_factory=dict)
+    """The age group each facility type serves (``facility_types.yaml``): a type's own share is
+    taken of that group (the elderly for elderly services, children for children's services)."""
     snapped_: dict[str, Snapped] = field(default_factory=dict)
     facility_snapped_: dict[str, Snapped] = field(default_factory=dict)
     nearest_: dict[tuple[str, str, str, str], Nearest] = field(default_factory=dict)
@@ -152,7 +158,8 @@ class CoverageProblem:
     ) -> CoverageProblem:
         """The problem for ``circles`` (codes; all circles of ``standards`` when None)."""
         chosen = [standards.circle(code) for code in circles] if circles else list(standards.circles.values())
-        return cls(network, origins, facilities, chosen, max_snap_m)
+        groups = {code: str(t.group) for code, t in standards.facility_types.items() if t.group}
+        return cls(network, origins, facilities, chosen, max_snap_m, groups)
 
     @property
     def simulated(self) -> bool:
@@ -277,10 +284,26 @@ class CoverageProblem:
         }
         if len(each) > 1:
             part_costs |= costs
-        result = CircleResult(circle, parts, weights, part_costs)
+        part_weights = {"": weights}
+        if len(each) > 1:
+            part_weights |= {
+                code: self._group_weights(self.type_groups.get(code, circle.group), circle) for code in each
+            }
+        result = CircleResult(circle, parts, weights, part_costs, part_weights)
         if circle.measure == "area_per_resident":
             self._assign_area(circle, result)
         return result
+
+    def _group_weights(self, group: str, circle: Circle) -> npt.NDArray[np.float64]:
+        if group in self.origins.population:
+            return self.origins.population[group]
+        warning = (
+            f"{self.origins.source} has no population of age group {group}: the facility types serving it are"
+            f" weighted by the circle's group ({circle.group}); add the age band column"
+        )
+        if warning not in self.warnings_:
+            self.warnings_.append(warning)
+        return self.origins.weights(circle.group)
 
     def _assign_area(self, circle: Circle, result: CircleResult) -> None:
         facility_type = circle.facilities[0].type

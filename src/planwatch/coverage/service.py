@@ -205,7 +205,8 @@ def compute_coverage(
     for circle in problem.circles:
         result = problem.results_[circle.code]
         for part, covered in result.parts.items():
-            columns = {"population": result.weights, "covered": result.weights * covered}
+            weights = result.part_weights.get(part, result.weights)
+            columns = {"population": weights, "covered": weights * covered}
             if not part and result.area is not None and result.placed is not None:
                 # an area circle covers the residents given a place within reach
                 columns |= {"covered": result.placed, "area": result.area, "placed": result.placed}
