@@ -282,9 +282,13 @@ def runs_view(session: Session) -> list[RunSummary]:
     ]
 
 
-def siting_runs_view(session: Session) -> list[SitingOut]:
-    """Every stored siting run, the latest first."""
-    return [siting_out(siting) for siting in list_siting_runs(session)]
+def siting_runs_view(session: Session, *, coverage_run: int | None = None) -> list[SitingOut]:
+    """Every stored siting run (or those of one coverage run), the latest first."""
+    return [
+        siting_out(siting)
+        for siting in list_siting_runs(session)
+        if coverage_run is None or siting.coverage_run_id == coverage_run
+    ]
 
 
 def circle_parts(circle: CircleOut) -> list[str]:

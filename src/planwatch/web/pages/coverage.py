@@ -95,7 +95,7 @@ def coverage_page(request: Request, session: SessionDep, lang: LanguageDep, run:
         lang,
         runs=runs,
         view=view,
-        sitings=[s for s in siting_runs_view(session) if s.coverage_run == view.id],
+        sitings=siting_runs_view(session, coverage_run=view.id),
     )
 
 
