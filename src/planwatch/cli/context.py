@@ -13,6 +13,7 @@ import pydantic
 import sqlalchemy.exc
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -91,6 +92,18 @@ def unit_of_work(settings: Settings) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def progress_bar(width: int = 12) -> Progress:
+    """The Rich progress bar of long CLI work (transient: it disappears when done)."""
+    return Progress(
+        TextColumn(f"{{task.description:<{width}}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def print_json(text: str) -> None:

@@ -3,41 +3,33 @@
 ``network`` builds a network file from GeoJSON / GeoPackage / Shapefile / OSM PBF / GraphML;
 ``standards`` lists the circles; ``compute`` measures every resident's travel to the nearest
 facility of each type and writes the circles' indicator values; ``runs`` and ``show`` read stored
-runs; ``site`` says where new facilities would bring the most residents within reach;
-``demo-data`` writes the synthetic Chengdu inputs (模拟数据).
+runs; ``site`` says where new facilities would bring the most residents within reach.
+
+The coverage library (scipy, shapely, pyproj, pyogrio, HiGHS) is imported when a coverage command
+runs, not when the module is: every other ``planwatch`` command starts without it (about 0.5 s).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, cast, get_args
+from typing import TYPE_CHECKING, Annotated, cast, get_args
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from planwatch.cli.accounts import operator
-from planwatch.cli.context import JsonOption, console, print_json, reports_errors, unit_of_work
+from planwatch.cli.context import JsonOption, console, print_json, progress_bar, reports_errors, unit_of_work
 from planwatch.config import Settings
-from planwatch.coverage.compute import Pass
-from planwatch.coverage.service import (
-    CoverageInputs,
-    build_network,
-    compute_coverage,
-    list_runs,
-    site_facilities,
-)
-from planwatch.coverage.siting import Method
-from planwatch.coverage.standards import load_standards
-from planwatch.coverage.views import RunOut, division_view, run_out, run_view, siting_out
 from planwatch.errors import InvalidValueError
 from planwatch.models.enums import DivisionLevel
 
+if TYPE_CHECKING:
+    from planwatch.coverage.compute import Pass
+    from planwatch.coverage.views import RunOut
+
 coverage_app = typer.Typer(
-    help=(
-        "Life circles on the street network (生活圈): network, standards, compute, runs, show, site, demo-data."
-    ),
+    help=("Life circles on the street network (生活圈): network, standards, compute, runs, show, site."),
     no_args_is_help=True,
 )
 
@@ -48,17 +40,6 @@ StandardsOption = Annotated[
         help="A standards YAML file of your own (repeatable); replaces a built-in one with the same code.",
     ),
 ]
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<28}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 @coverage_app.command("network")
@@ -76,6 +57,8 @@ def network_command(
     name: Annotated[str | None, typer.Option(help="Name of the network.")] = None,
 ) -> None:
     """Build a network file: topology by snapping line ends, projected to metres (local UTM)."""
+    from planwatch.coverage.service import build_network
+
     with console.status(f"reading {source.name}"):
         network, report = build_network(
             source, out, layer=layer, snap_tolerance=snap_tolerance, crs=crs, name=name
@@ -89,6 +72,8 @@ def network_command(
 @reports_errors
 def standards_command(standards: StandardsOption = None, as_json: JsonOption = False) -> None:
     """List every circle of the standards: mode, threshold, group, rule, indicator, clause, verified."""
+    from planwatch.coverage.standards import load_standards
+
     loaded = load_standards(standards or None)
     if as_json:
         print_json(
@@ -148,6 +133,9 @@ def compute_command(
     as_json: JsonOption = False,
 ) -> None:
     """Travel to the nearest facility of every type for every resident; coverage per division."""
+    from planwatch.coverage.service import CoverageInputs, compute_coverage
+    from planwatch.coverage.views import run_out
+
     settings = Settings()
     inputs = CoverageInputs(network, origins, facilities, standards or (), circle or ())
     client = None
@@ -161,7 +149,7 @@ def compute_command(
                 f"--cluster {cluster}: cannot reach the Dask scheduler ({exc}); give its address as tcp://host:8786"
             ) from exc
     try:
-        with _progress() as progress, unit_of_work(settings) as session:
+        with progress_bar(28) as progress, unit_of_work(settings) as session:
             task = progress.add_task("searches 最近设施搜索", total=None)
 
             def planned(passes: list[Pass]) -> None:
@@ -218,6 +206,9 @@ def _print_run(view: RunOut) -> None:
 @reports_errors
 def runs_command(as_json: JsonOption = False) -> None:
     """List the stored coverage runs, newest first."""
+    from planwatch.coverage.service import list_runs
+    from planwatch.coverage.views import run_out
+
     with unit_of_work(Settings()) as session:
         views = [run_out(r) for r in list_runs(session)]
     if as_json:
@@ -250,6 +241,8 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """A stored run; with ``--circle``, that circle per division."""
+    from planwatch.coverage.views import division_view, run_view
+
     with unit_of_work(Settings()) as session:
         if circle is None:
             view = run_view(session, run)
@@ -301,6 +294,10 @@ def site_command(
     as_json: JsonOption = False,
 ) -> None:
     """Where to build next: p sites covering the most residents, or the fewest covering everyone."""
+    from planwatch.coverage.service import site_facilities
+    from planwatch.coverage.siting import Method
+    from planwatch.coverage.views import siting_out
+
     if method not in get_args(Method):
         raise InvalidValueError(f"--method {method}: use one of {', '.join(get_args(Method))}")
     if (p is None) == (not cover_all):

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -24,6 +23,7 @@ from planwatch.cli.context import (
     console,
     engine_for,
     print_json,
+    progress_bar,
     reports_errors,
     unit_of_work,
 )
@@ -32,7 +32,6 @@ from planwatch.cli.evaluate import evaluate_app
 from planwatch.cli.ingest import ingest_app
 from planwatch.clock import system_clock
 from planwatch.config import Settings
-from planwatch.coverage.service import install_coverage_demo
 from planwatch.crypto import ensure_key_file
 from planwatch.datasets import CHENGDU_PLAN_CODE, chengdu_path
 from planwatch.datasets.simulate import read_simulation_file, simulate
@@ -61,17 +60,6 @@ app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(coverage_app, name="coverage")
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<12}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-
-
 def _print_load_report(report: LoadReport, path: Path) -> None:
     parts = []
     for kind, counts in report.counts.items():
@@ -93,7 +81,7 @@ def _init(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)
-        with _progress() as progress, transaction(session_factory(engine)) as session:
+        with progress_bar() as progress, transaction(session_factory(engine)) as session:
             divisions = load_divisions(
                 session,
                 chengdu_path("divisions.csv"),
@@ -161,7 +149,7 @@ def simulate_command(
 def _simulate(settings: Settings, *, seed: int | None, params: Path | None, plan_code: str | None) -> None:
     path = params or chengdu_path("simulation.yaml")
     parsed = read_simulation_file(path)
-    with unit_of_work(settings) as session, _progress() as progress:
+    with unit_of_work(settings) as session, progress_bar() as progress:
         plan = get_plan(session, plan_code or parsed.plan)
         report = simulate(session, plan, parsed, name=str(path), seed=seed, progress=progress)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items()))
@@ -273,8 +261,10 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 def _coverage_demo(settings: Settings) -> None:
     """The life-circle part of the demo: synthetic network, population and facilities (模拟数据) in
     ./coverage-demo, coverage computed for the latest data year, two siting examples."""
+    from planwatch.coverage.service import install_coverage_demo  # see cli/coverage.py: start-up
+
     directory = Path.cwd() / "coverage-demo"
-    with _progress() as progress, unit_of_work(settings) as session:
+    with progress_bar() as progress, unit_of_work(settings) as session:
         year = latest_data_year(session, get_plan(session, CHENGDU_PLAN_CODE))
         task = progress.add_task("生活圈 coverage", total=None)
         run = install_coverage_demo(

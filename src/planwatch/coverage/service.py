@@ -304,6 +304,8 @@ def _write_indicators(
     expiry: int,
 ) -> dict[str, int]:
     changes: list[ValueChange] = []
+    codes, where = np.unique(problem.origins.division_code, return_inverse=True)
+    origin_depth = np.array([tree.by_code[str(c)].level.depth for c in codes])[where]
     for circle in problem.circles:
         if circle.indicator is None:
             continue
@@ -317,9 +319,7 @@ def _write_indicators(
         level = (
             max(indicator.level_enums, key=lambda lv: lv.depth) if indicator.levels else DivisionLevel.city
         )
-        coarse = np.array(
-            [tree.by_code[str(c)].level.depth < level.depth for c in problem.origins.division_code]
-        )
+        coarse = origin_depth < level.depth
         if coarse.any():
             people = float(problem.origins.weights("total")[coarse].sum())
             run.warnings = [

@@ -190,7 +190,7 @@ def map_view(session: Session, run_id: int | None, circle: str, *, part: str = "
         known = ", ".join(p or "(whole circle)" for p in parts)
         raise NotFoundError(f"circle {circle} has no part '{part}'; it has {known}")
     cost = arrays[key]
-    population = arrays.get(f"population:{summary['group']}", arrays["population:total"])
+    population = arrays[f"population:{summary['group']}"]  # the run computed the circle on this group
     wanted = np.isin(arrays["facility_type"], summary["facilities"] if not part else [part])
     threshold = float(summary["threshold"])
     return MapOut(
