@@ -89,3 +89,19 @@ class Settings(BaseSettings):
     """Most bytes an XLSX may unpack to (zip-bomb guard)."""
     outlier_threshold: float = Field(default=3.5, gt=0)
     """Modified z-score above which a value is reported as a possible outlier (a warning)."""
+    # citizens' requests (service_requests/)
+    jurisdiction_id: str = "chengdu.gov.cn"
+    """Open311 ``jurisdiction_id`` of this endpoint (a single-jurisdiction server accepts it
+    missing or equal to this)."""
+    request_description_max_chars: int = Field(default=4000, ge=100, le=100_000)
+    """Open311 caps a description at 4,000 characters."""
+    requests_per_minute: int = Field(default=30, ge=1)
+    """POSTs one client (api_key, or address for the web form) may make per minute before 429."""
+    request_pii_retention_days: int = Field(default=180, ge=1)
+    """Days after a request is closed that its reporter's name, phone, e-mail and device are kept;
+    ``planwatch requests anonymise`` erases them afterwards."""
+    request_min_n: int = Field(default=20, ge=1)
+    """Units with fewer cases than this in a period get no rank on the requests dashboard."""
+    request_location_max_m: float = Field(default=2000.0, gt=0)
+    """A point farther than this from every address point of its district is located at the
+    district only (its street and community stay unknown)."""

@@ -33,9 +33,17 @@ class Operation(enum.StrEnum):
     tokens_manage = "tokens.manage"
     audit_read = "audit.read"
     pii_unmask = "pii.unmask"
+    requests_read = "requests.read"
+    """Read citizens' requests in full (personal data masked), the queues and their metrics."""
+    requests_handle = "requests.handle"
+    """Sign for, contact, progress and answer requests held by one's own department or district."""
+    requests_dispatch = "requests.dispatch"
+    """The 12345 centre's work: confirm types, dispatch, transfer, close, reopen, record callbacks."""
+    surveys_manage = "surveys.manage"
+    """Define, publish and close demand surveys."""
 
 
-_BUSINESS_READ = {Operation.catalogue_read, Operation.data_read}
+_BUSINESS_READ = {Operation.catalogue_read, Operation.data_read, Operation.requests_read}
 
 POLICY: dict[Role, frozenset[Operation]] = {
     Role.planner: frozenset(
@@ -46,10 +54,13 @@ POLICY: dict[Role, frozenset[Operation]] = {
             Operation.data_approve,
             Operation.evaluation_publish,
             Operation.pii_unmask,
+            Operation.requests_handle,
+            Operation.requests_dispatch,
+            Operation.surveys_manage,
         }
     ),
-    Role.department_reporter: frozenset({*_BUSINESS_READ, Operation.data_write}),
-    Role.district_reporter: frozenset({*_BUSINESS_READ, Operation.data_write}),
+    Role.department_reporter: frozenset({*_BUSINESS_READ, Operation.data_write, Operation.requests_handle}),
+    Role.district_reporter: frozenset({*_BUSINESS_READ, Operation.data_write, Operation.requests_handle}),
     Role.reviewer: frozenset(_BUSINESS_READ),
     # Who grants a service account its roles must not also hold its tokens: the security
     # administrator grants, the system administrator issues tokens (it takes both to act).

@@ -25,8 +25,18 @@ from planwatch.models.division import Division, Population
 from planwatch.models.evaluation import EvaluationRound, EvaluationRoundTarget, QualitativeAssessment
 from planwatch.models.indicator import Indicator, Target
 from planwatch.models.plan import CatalogueChange, Department, Milestone, Plan, Section, Task
+from planwatch.models.requests import (
+    AddressPoint,
+    Open311Client,
+    RequestEvent,
+    RoutingRule,
+    ServiceRequest,
+    ServiceType,
+)
+from planwatch.models.surveys import Facility, Survey, SurveyQuestion, SurveyResponse
 
 __all__ = [
+    "AddressPoint",
     "ApiToken",
     "Approval",
     "AuditChainHead",
@@ -41,18 +51,27 @@ __all__ = [
     "Division",
     "EvaluationRound",
     "EvaluationRoundTarget",
+    "Facility",
     "Import",
     "ImportFile",
     "Indicator",
     "LockException",
     "LoginAttempt",
     "Milestone",
+    "Open311Client",
     "Plan",
     "Population",
     "QualitativeAssessment",
+    "RequestEvent",
+    "RoutingRule",
     "Section",
     "SecurityEvent",
+    "ServiceRequest",
+    "ServiceType",
     "SitingRun",
+    "Survey",
+    "SurveyQuestion",
+    "SurveyResponse",
     "Target",
     "Task",
     "User",

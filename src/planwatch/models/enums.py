@@ -200,3 +200,83 @@ class Importance(LabelledEnum):
     high = "high", "高"
     medium = "medium", "中"
     low = "low", "低"
+
+
+class RequestState(LabelledEnum):
+    """Where a citizen's request (诉求工单) stands in the 12345 workflow (接-派-办-评)."""
+
+    received = "received", "已受理"
+    dispatched = "dispatched", "已派单"
+    accepted = "accepted", "已签收"
+    in_progress = "in_progress", "办理中"
+    replied = "replied", "已答复"
+    closed = "closed", "已办结"
+    returned = "returned", "已退单"
+
+
+OPEN311_CLOSED = frozenset({RequestState.closed})
+"""Open311's ``closed`` (resolved); every other state is ``open``."""
+
+
+class RequestAction(LabelledEnum):
+    """One step of a request's timeline (every state change and every note is one event)."""
+
+    received = "received", "受理"
+    classified = "classified", "确认分类"
+    dispatched = "dispatched", "派单"
+    accepted = "accepted", "签收"
+    contacted = "contacted", "联系诉求人"
+    progress = "progress", "办理进展"
+    replied = "replied", "答复"
+    closed = "closed", "办结"
+    returned = "returned", "退单"
+    transferred = "transferred", "转办"
+    reopened = "reopened", "重办"
+    callback = "callback", "回访"
+    note = "note", "备注"
+    anonymised = "anonymised", "个人信息匿名化"
+
+
+class RequestKind(LabelledEnum):
+    """The ticket types 12345 centres publish (咨询/求助/建议/投诉/举报/感谢/其他)."""
+
+    consultation = "consultation", "咨询"
+    help = "help", "求助"
+    suggestion = "suggestion", "建议"
+    complaint = "complaint", "投诉"
+    report = "report", "举报"
+    praise = "praise", "感谢"
+    other = "other", "其他"
+
+
+class RequestChannel(LabelledEnum):
+    """How a request arrived."""
+
+    hotline = "hotline", "12345热线"
+    web = "web", "网页"
+    open311 = "open311", "Open311接口"
+    wechat = "wechat", "微信"
+    simulation = "simulation", "模拟数据"
+
+
+class Satisfaction(LabelledEnum):
+    """The caller's answer at the callback (回访)."""
+
+    satisfied = "satisfied", "满意"
+    basically = "basically", "基本满意"
+    unsatisfied = "unsatisfied", "不满意"
+
+
+class SurveyStatus(LabelledEnum):
+    draft = "draft", "草稿"
+    open = "open", "进行中"
+    closed = "closed", "已结束"
+
+
+class QuestionKind(LabelledEnum):
+    """Question types of a demand survey (after Decidim's questionnaire engine)."""
+
+    single = "single", "单选"
+    multiple = "multiple", "多选"
+    scale = "scale", "量表"
+    text = "text", "文本"
