@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def submit(db: Session, settings, **fields: object) -> ServiceRequest:
 
 def test_loading_the_types_again_changes_nothing(rdb: Session) -> None:
     report = load_service_types(rdb, chengdu_path("service_types.yaml"))
-    assert report.unchanged and report.types_created == 0
+    assert report.unchanged
+    assert report.types_created == 0
 
 
 def test_a_bad_types_file_names_every_problem_and_loads_nothing(rdb: Session, tmp_path: Path) -> None:
@@ -82,7 +84,8 @@ def test_a_bad_types_file_names_every_problem_and_loads_nothing(rdb: Session, tm
     )
     with pytest.raises(CatalogueError) as caught:
         load_service_types(rdb, path)
-    assert "types.0" in caught.value.message and "deadline_hours" in caught.value.message
+    assert "types.0" in caught.value.message
+    assert "deadline_hours" in caught.value.message
 
 
 def test_a_point_is_located_in_its_community_street_and_district(rdb: Session) -> None:
@@ -149,7 +152,8 @@ def test_a_request_is_routed_dispatched_and_given_its_deadlines(rdb: Session, se
     assert request.expected_at == NOW + timedelta(hours=168)
     assert request.response_due_at == NOW + timedelta(hours=24)
     assert request.description.startswith("<script>")  # stored as text, escaped where shown
-    assert request.phone is not None and "13812345678" not in request.phone  # encrypted at rest
+    assert request.phone is not None
+    assert "13812345678" not in request.phone
     assert [
         e.action for e in rdb.scalars(select(RequestEvent).where(RequestEvent.request_id == request.id))
     ] == [
@@ -178,9 +182,11 @@ def test_the_whole_workflow_from_intake_to_callback(rdb: Session, settings) -> N
     record_callback(
         rdb, request, resolved=True, satisfaction=Satisfaction.satisfied, now=NOW, principal=dispatcher()
     )
-    assert request.state is RequestState.closed and request.close_reason == "resolved"
+    assert request.state is RequestState.closed
+    assert request.close_reason == "resolved"
     assert (request.accepted_at, request.contacted_at, request.replied_at, request.closed_at) == (NOW,) * 4
-    assert request.resolved and request.satisfaction is Satisfaction.satisfied
+    assert request.resolved
+    assert request.satisfaction is Satisfaction.satisfied
     assert open311_status(request) == "closed"
 
 
@@ -200,7 +206,8 @@ def test_a_reply_needs_a_note(rdb: Session, settings) -> None:
 def test_returned_transferred_and_reopened_requests_are_counted(rdb: Session, settings) -> None:
     request = submit(rdb, settings)
     act(rdb, request, RequestAction.returned, now=NOW, principal=dispatcher(), note="不属于本单位职责")
-    assert request.state is RequestState.returned and request.department_id is None
+    assert request.state is RequestState.returned
+    assert request.department_id is None
     act(rdb, request, RequestAction.transferred, now=NOW, principal=dispatcher(), note="转区政府",
         department_code="GOV-510104")  # fmt: skip
     assert request.department_id == _dept(rdb, "GOV-510104")
@@ -251,7 +258,8 @@ def test_personal_data_is_revealed_only_with_a_reason_and_audited(rdb: Session, 
             now=NOW,
         )
     shown = reveal_reporter(rdb, dispatcher(), request, reason="回访核实诉求", settings=settings, now=NOW)
-    assert shown["phone"] == "13812348000" and shown["first_name"] == "王"
+    assert shown["phone"] == "13812348000"
+    assert shown["first_name"] == "王"
     audit = rdb.scalars(select(SecurityEvent).where(SecurityEvent.action == "pii.unmask")).all()
     assert any(e.object_id == str(request.id) for e in audit)
 
@@ -262,7 +270,9 @@ def test_closed_requests_are_anonymised_after_the_retention_period(rdb: Session,
     act(rdb, request, RequestAction.closed, now=NOW, principal=dispatcher())
     assert anonymise_closed(rdb, now=NOW + timedelta(days=179), retention_days=180) == 0
     assert anonymise_closed(rdb, now=NOW + timedelta(days=181), retention_days=180) >= 1
-    assert request.phone is None and "138****8000" in request.description and request.anonymised_at
+    assert request.phone is None
+    assert "138****8000" in request.description
+    assert request.anonymised_at
     assert anonymise_closed(rdb, now=NOW + timedelta(days=182), retention_days=180) == 0
 
 
@@ -296,5 +306,5 @@ def test_any_sequence_of_steps_keeps_the_state_and_its_timeline_consistent(
         select(RequestEvent).where(RequestEvent.request_id == request.id).order_by(RequestEvent.id)
     ).all()
     assert events[-1].to_state is request.state
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.from_state is before.to_state
