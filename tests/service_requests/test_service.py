@@ -192,7 +192,7 @@ def test_the_whole_workflow_from_intake_to_callback(rdb: Session, settings) -> N
 
 def test_a_step_the_state_does_not_allow_is_a_conflict(rdb: Session, settings) -> None:
     request = submit(rdb, settings)
-    with pytest.raises(ConflictError, match="possible steps: .*accepted"):
+    with pytest.raises(ConflictError, match=r"possible steps: .*accepted"):
         act(rdb, request, RequestAction.replied, now=NOW, principal=dispatcher(), note="x")
 
 
