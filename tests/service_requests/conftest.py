@@ -25,9 +25,8 @@ ADDRESSES = (
 )
 
 
-@pytest.fixture(scope="session")
-def requests_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = database_url(backend, tmp_path_factory, "requests")
+def build_requests_database(url: str) -> None:
+    """Schema, divisions, the plan's departments, the request types and the address points."""
     engine = make_engine(url)
     try:
         migrate(engine)
@@ -49,6 +48,12 @@ def requests_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
                 )
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def requests_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = database_url(backend, tmp_path_factory, "requests")
+    build_requests_database(url)
     return url
 
 

@@ -71,8 +71,17 @@ PUBLIC = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/api/session"),
+    # citizens' requests (市民诉求): filing one, following it (public steps only), the types
+    ("GET", "/requests/new"),
+    ("POST", "/requests/new"),
+    ("GET", "/requests/{request_id}"),
+    ("GET", "/api/requests/types"),
+    ("GET", "/api/requests/{request_id}"),
 }
-"""Routes the anonymous public may call (published, aggregated data; signing in)."""
+"""Routes the anonymous public may call (published, aggregated data; signing in; filing a
+request and answering a survey)."""
+PUBLIC_WRITES = {("POST", "/login"), ("POST", "/api/session"), ("POST", "/requests/new")}
+"""The unsafe routes the anonymous public may call (``web.deps.ANONYMOUS_WRITES``)."""
 SIGNED_IN = {
     ("DELETE", "/api/session"),
     ("POST", "/api/session/password"),
@@ -126,10 +135,7 @@ def test_every_route_is_classified() -> None:
 def test_every_unsafe_route_needs_an_operation_or_a_session() -> None:
     for method, path, op in route_table():
         if method != "GET":
-            assert op is not None or (method, path) in SIGNED_IN | {
-                ("POST", "/login"),
-                ("POST", "/api/session"),
-            }
+            assert op is not None or (method, path) in SIGNED_IN | PUBLIC_WRITES
 
 
 @dataclass
@@ -219,6 +225,8 @@ SAMPLES = {
     "run": "latest",
     "siting_id": "999999",
     "facility_id": "no_such_facility",
+    # citizens' requests: an id that matches nothing
+    "request_id": "999999",
 }
 
 

@@ -30,10 +30,12 @@ from planwatch.errors import (
     PlanwatchError,
     UnauthorizedError,
 )
+from planwatch.service_requests.ratelimit import RateLimitExceededError
 from planwatch.web.api.accounts import router as accounts_router
 from planwatch.web.api.coverage import router as coverage_router
 from planwatch.web.api.data import router as data_router
 from planwatch.web.api.evaluation import router as evaluation_router
+from planwatch.web.api.requests import router as requests_router
 from planwatch.web.api.routes import router as api_router
 from planwatch.web.api.warnings import router as warnings_router
 from planwatch.web.deps import csrf_guard
@@ -42,6 +44,7 @@ from planwatch.web.pages.accounts import router as account_pages_router
 from planwatch.web.pages.coverage import router as coverage_pages_router
 from planwatch.web.pages.data import router as data_pages_router
 from planwatch.web.pages.evaluation import router as evaluation_pages_router
+from planwatch.web.pages.requests import router as requests_pages_router
 from planwatch.web.pages.routes import render_error
 from planwatch.web.pages.routes import router as pages_router
 from planwatch.web.pages.warnings import router as warnings_pages_router
@@ -109,6 +112,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         if isinstance(exc, ForbiddenError | UnauthorizedError | OutOfScopeError | ConflictError):
             await run_in_threadpool(_record_denial, request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
+        if isinstance(exc, RateLimitExceededError):
+            headers = {"Retry-After": str(exc.retry_after)}
         if _wants_json(request):
             kind = "NotFoundError" if isinstance(exc, OutOfScopeError) else type(exc).__name__
             error: dict[str, Any] = {"type": kind, "message": exc.message}
@@ -119,7 +124,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 status_code=exc.status_code,
                 headers=headers,
             )
-        return render_error(request, exc.status_code, exc.message)
+        response = render_error(request, exc.status_code, exc.message)
+        response.headers.update(headers or {})
+        return response
 
     @app.exception_handler(sqlalchemy.exc.DataError)
     async def unstorable(request: Request, exc: sqlalchemy.exc.DataError) -> Response:
@@ -163,6 +170,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         message = str(exc.detail)
         if exc.status_code == 404:
             message = f"no page at {request.url.path}"
+        elif exc.status_code == 400 and message.startswith("Part exceeded maximum size"):
+            # Starlette's form parser caps every field at 1 MiB before any route sees it
+            message = (
+                "a field of the form is larger than 1 MiB, the limit per field; a request's description may hold "
+                f"at most {settings.request_description_max_chars:,} characters: shorten it and send it again "
+                "(内容过长,请精简后重新提交)"
+            )
         if _wants_json(request):
             body = {"error": {"type": "HTTPError", "message": message}}
             return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
@@ -188,12 +202,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(evaluation_router)
     app.include_router(warnings_router)
     app.include_router(coverage_router)
+    app.include_router(requests_router)
     app.include_router(accounts_router)
     app.include_router(account_pages_router)
     app.include_router(data_pages_router)
     app.include_router(evaluation_pages_router)
     app.include_router(warnings_pages_router)
     app.include_router(coverage_pages_router)
+    app.include_router(requests_pages_router)
     app.include_router(pages_router)
     app.add_middleware(BodyLimit, max_bytes=settings.upload_max_bytes)
     return app

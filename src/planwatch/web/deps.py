@@ -4,12 +4,14 @@ and the acting principal (session cookie, API token or anonymous)."""
 from __future__ import annotations
 
 import hmac
+import re
+import secrets
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from sqlalchemy.orm import Session
 
 from planwatch.accounts.policy import Operation
@@ -138,17 +140,23 @@ def requires(operation: Operation) -> Any:
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-ANONYMOUS_WRITES = frozenset({"/api/session", "/login"})
-"""The only unsafe requests the anonymous public may make: signing in."""
+ANONYMOUS_WRITES = re.compile(
+    r"^(/api/session|/login|/requests/new|/surveys/[A-Za-z0-9_\-]{1,64}|/api/surveys/[A-Za-z0-9_\-]{1,64}/responses)$"
+)
+"""The only unsafe requests the anonymous public may make: signing in, filing a request (诉求) and
+answering a demand survey."""
+KEY_AUTHENTICATED_WRITES = re.compile(r"^/open311/v2/(requests|servicerequestupdates)\.[a-z]{1,8}$")
+"""Open311 POSTs: authenticated by the client's ``api_key`` inside the route, never by a cookie,
+so no CSRF token applies."""
 
 
 async def csrf_guard(request: Request, principal: PrincipalDep) -> None:
     """The public may only read (and sign in) [ACC-4]. Every unsafe request made with a browser session carries the session's CSRF token (header
     ``X-CSRF-Token`` or form field ``csrf_token``); an anonymous form (the login form) carries the
     token of its ``pw_csrf`` cookie. Token-authenticated and JSON-only anonymous calls need none."""
-    if request.method not in UNSAFE:
+    if request.method not in UNSAFE or KEY_AUTHENTICATED_WRITES.match(request.url.path):
         return
-    if principal.anonymous and request.url.path not in ANONYMOUS_WRITES:
+    if principal.anonymous and not ANONYMOUS_WRITES.match(request.url.path):
         raise ForbiddenError("sign in first (登录后再操作); the public may only read")
     is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
     given = request.headers.get(CSRF_HEADER, "")
@@ -162,3 +170,17 @@ async def csrf_guard(request: Request, principal: PrincipalDep) -> None:
         return
     if not (expected and given and hmac.compare_digest(given.encode(), expected.encode())):
         raise ForbiddenError("missing or wrong CSRF token; reload the page and try again (请刷新页面后重试)")
+
+
+_FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,128}")
+
+
+def anonymous_form_token(request: Request) -> str:
+    """The CSRF token an anonymous form carries (double submit: the same value in the ``pw_csrf``
+    cookie, set with ``set_form_cookie``); a valid existing cookie is kept so other open forms work."""
+    token = request.cookies.get(CSRF_COOKIE, "")
+    return token if _FORM_TOKEN.fullmatch(token) else secrets.token_urlsafe(32)
+
+
+def set_form_cookie(response: Response, token: str, *, secure: bool) -> None:
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, secure=secure, samesite="lax", path="/")

@@ -13,8 +13,6 @@ keyed by the session's CSRF token, so a crafted link cannot make the page show s
 from __future__ import annotations
 
 import json
-import re
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
@@ -37,7 +35,6 @@ from planwatch.models import ApiToken, AuthSession
 from planwatch.models.enums import Role, ScopeKind
 from planwatch.web.api.accounts import set_session_cookie
 from planwatch.web.deps import (
-    CSRF_COOKIE,
     SESSION_COOKIE,
     Id,
     LanguageDep,
@@ -45,8 +42,10 @@ from planwatch.web.deps import (
     PrincipalDep,
     SessionDep,
     SettingsDep,
+    anonymous_form_token,
     request_id,
     requires,
+    set_form_cookie,
     source_ip,
 )
 from planwatch.web.i18n import translator
@@ -58,7 +57,6 @@ router = APIRouter(include_in_schema=False)
 USERS_PAGE = "/admin/users"
 LOGIN_NOTICES = ("password_changed",)
 """The only notices the (anonymous) login page shows from its query string."""
-_CSRF_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{32,128}")
 _POLICY_PREFIX = "the password is not accepted: "
 
 
@@ -114,11 +112,9 @@ def _login_form(
     }
     if principal.via == "session":  # already signed in: no second login form
         return _no_store(render(request, "login.html", lang, status_code=status_code, **context))
-    token = request.cookies.get(CSRF_COOKIE, "")
-    if not _CSRF_COOKIE_VALUE.fullmatch(token):  # keep a valid cookie so other open forms still work
-        token = secrets.token_urlsafe(32)
+    token = anonymous_form_token(request)
     response = render(request, "login.html", lang, status_code=status_code, csrf_token=token, **context)
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, secure=secure, samesite="lax", path="/")
+    set_form_cookie(response, token, secure=secure)
     return _no_store(response)
 
 
