@@ -251,3 +251,19 @@ def test_filing_on_a_phone_sized_screen_and_the_queue(browser: object, server: L
         assert "已签收" in visit.page.inner_text("[data-testid=state]")
     finally:
         visit.close()
+
+
+def test_a_second_report_of_the_same_problem_lists_the_first_as_a_possible_duplicate(
+    server: LiveServer,
+) -> None:
+    citizen, token = form_client(server, "10.0.7.1")
+    first = file(
+        citizen, token, service_code="noise", description="工地夜间施工噪音", lat="30.6301", lon="104.1001"
+    )
+    second = file(
+        citizen, token, service_code="noise", description="晚上施工太吵", lat="30.6302", lon="104.1002"
+    )
+    first_id, second_id = (int(r.headers["location"].split("/")[2].split("?")[0]) for r in (first, second))
+    detail = signed_in(server, "planner").get(f"/api/requests/{second_id}").json()
+    assert first_id in [d["id"] for d in detail["duplicates"]]
+    assert client_for(server.url).get(f"/api/requests/{second_id}").json()["duplicates"] == []  # staff only

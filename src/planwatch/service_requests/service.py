@@ -178,11 +178,9 @@ def _suggestion(session: Session, text: str) -> tuple[str, float, str] | None:
     """The classifier's suggested type for ``text`` (code, confidence, method), if any."""
     if not text.strip():
         return None
-    try:
-        from planwatch.service_requests.classify import classifier_for
-    except ImportError:  # pragma: no cover - the classifier ships with the package
-        return None
-    suggestion = classifier_for(session).suggest(text)
+    from planwatch.service_requests.classify import classifier_for  # scikit-learn loads on first use
+
+    suggestion = classifier_for(session, background=True).suggest(text)
     return suggestion.code, float(suggestion.confidence), suggestion.method
 
 

@@ -16,9 +16,10 @@ from planwatch.accounts.principal import Principal
 from planwatch.clock import as_utc
 from planwatch.config import Settings
 from planwatch.crypto import decrypt
-from planwatch.models import Department, Division, RequestEvent, ServiceRequest, ServiceType
+from planwatch.models import Department, RequestEvent, ServiceRequest, ServiceType
 from planwatch.models.enums import RequestState
 from planwatch.pii import mask_phone, mask_text
+from planwatch.service_requests.duplicates import duplicate_candidates
 from planwatch.service_requests.service import (
     DISPATCHER_ACTIONS,
     TRANSITIONS,
@@ -67,6 +68,16 @@ class ReporterOut(BaseModel):
     anonymised: bool
 
 
+class DuplicateOut(BaseModel):
+    id: int
+    distance_m: float
+    days_apart: float
+    """Negative: reported before this request."""
+    state: str
+    state_zh: str
+    close_reason: str | None
+
+
 class RequestSummary(BaseModel):
     id: int
     service: Named
@@ -108,6 +119,8 @@ class RequestDetail(RequestSummary):
     returned_count: int
     reopened_count: int
     timeline: list[EventOut]
+    duplicates: list[DuplicateOut]
+    """Staff only: requests of the same type nearby within the type's window (疑似重复件)."""
     actions: list[str]
     """The steps the viewer may take now."""
 
@@ -237,6 +250,19 @@ def detail_view(
             email=_mask_email(decrypt(settings, request.email)),
             anonymised=request.anonymised_at is not None,
         )
+    duplicates = []
+    if staff:
+        duplicates = [
+            DuplicateOut(
+                id=c.request_id,
+                distance_m=round(c.distance_m, 1),
+                days_apart=round(c.age.total_seconds() / 86400, 1),
+                state=c.state.value,
+                state_zh=c.state.zh,
+                close_reason=c.close_reason,
+            )
+            for c in duplicate_candidates(session, request)
+        ]
     base = summary_view(request, now=now)
     return RequestDetail(
         **base.model_dump(),
@@ -256,6 +282,7 @@ def detail_view(
         returned_count=request.returned_count,
         reopened_count=request.reopened_count,
         timeline=timeline,
+        duplicates=duplicates,
         actions=allowed_actions(session, principal, request) if staff else [],
     )
 
@@ -358,7 +385,3 @@ def service_types_view(session: Session) -> list[dict[str, Any]]:
         }
         for t in rows
     ]
-
-
-def division_named(session: Session, division_id: int) -> Named | None:
-    return _named(session.get(Division, division_id))

@@ -914,6 +914,15 @@ MESSAGES.update(
             "en": "Simulated data: these requests come from the demo generator; none is a real citizen's request.",
         },
         "req.state.open": {"zh": "未办结", "en": "open"},
+        "req.duplicates": {
+            "zh": "疑似重复件(同类型、附近、时间相近)",
+            "en": "Possible duplicates (same type, nearby, close in time)",
+        },
+        "req.days": {"zh": "天", "en": "days"},
+        "req.duplicate_hint": {
+            "zh": "如确属重复,可选择“办结”并将办结原因设为“重复诉求”。",
+            "en": "If it is a duplicate, close it with the reason 'duplicate'.",
+        },
         "req.close.resolved": {"zh": "已解决", "en": "resolved"},
         "req.close.duplicate": {"zh": "重复诉求", "en": "duplicate"},
         "req.close.not_responsible": {"zh": "不属于受理范围", "en": "not our responsibility"},
