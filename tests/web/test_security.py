@@ -77,10 +77,32 @@ PUBLIC = {
     ("GET", "/requests/{request_id}"),
     ("GET", "/api/requests/types"),
     ("GET", "/api/requests/{request_id}"),
+    ("GET", "/api/requests/metrics"),
+    ("GET", "/api/requests/hotspots"),
+    ("GET", "/requests/metrics"),
+    # demand surveys (需求调查) and supply–demand matching (供需对接)
+    ("GET", "/api/surveys"),
+    ("GET", "/api/surveys/{code}"),
+    ("POST", "/api/surveys/{code}/responses"),
+    ("GET", "/api/surveys/{code}/results"),
+    ("GET", "/api/supply-demand/pairs"),
+    ("GET", "/api/supply-demand"),
+    ("GET", "/surveys"),
+    ("GET", "/surveys/{code}"),
+    ("POST", "/surveys/{code}"),
+    ("GET", "/surveys/{code}/thanks"),
+    ("GET", "/surveys/{code}/results"),
+    ("GET", "/supply-demand"),
 }
 """Routes the anonymous public may call (published, aggregated data; signing in; filing a
 request and answering a survey)."""
-PUBLIC_WRITES = {("POST", "/login"), ("POST", "/api/session"), ("POST", "/requests/new")}
+PUBLIC_WRITES = {
+    ("POST", "/login"),
+    ("POST", "/api/session"),
+    ("POST", "/requests/new"),
+    ("POST", "/api/surveys/{code}/responses"),
+    ("POST", "/surveys/{code}"),
+}
 """The unsafe routes the anonymous public may call (``web.deps.ANONYMOUS_WRITES``)."""
 SIGNED_IN = {
     ("DELETE", "/api/session"),

@@ -30,6 +30,8 @@ from planwatch.cli.context import (
 from planwatch.cli.coverage import coverage_app
 from planwatch.cli.evaluate import evaluate_app
 from planwatch.cli.ingest import ingest_app
+from planwatch.cli.requests import requests_app
+from planwatch.cli.surveys import supply_app, surveys_app
 from planwatch.clock import system_clock
 from planwatch.config import Settings
 from planwatch.crypto import ensure_key_file
@@ -58,6 +60,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(coverage_app, name="coverage")
+app.add_typer(requests_app, name="requests")
+app.add_typer(surveys_app, name="surveys")
+app.add_typer(supply_app, name="supply")
 
 
 def _print_load_report(report: LoadReport, path: Path) -> None:

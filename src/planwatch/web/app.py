@@ -36,7 +36,9 @@ from planwatch.web.api.coverage import router as coverage_router
 from planwatch.web.api.data import router as data_router
 from planwatch.web.api.evaluation import router as evaluation_router
 from planwatch.web.api.requests import router as requests_router
+from planwatch.web.api.requests_metrics import router as requests_metrics_router
 from planwatch.web.api.routes import router as api_router
+from planwatch.web.api.surveys import router as surveys_router
 from planwatch.web.api.warnings import router as warnings_router
 from planwatch.web.deps import csrf_guard
 from planwatch.web.limits import BodyLimit
@@ -45,8 +47,10 @@ from planwatch.web.pages.coverage import router as coverage_pages_router
 from planwatch.web.pages.data import router as data_pages_router
 from planwatch.web.pages.evaluation import router as evaluation_pages_router
 from planwatch.web.pages.requests import router as requests_pages_router
+from planwatch.web.pages.requests_metrics import router as requests_metrics_pages_router
 from planwatch.web.pages.routes import render_error
 from planwatch.web.pages.routes import router as pages_router
+from planwatch.web.pages.surveys import router as surveys_pages_router
 from planwatch.web.pages.warnings import router as warnings_pages_router
 
 STATIC_DIR = Path(str(resources.files("planwatch.web") / "static"))
@@ -202,14 +206,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(evaluation_router)
     app.include_router(warnings_router)
     app.include_router(coverage_router)
+    app.include_router(requests_metrics_router)  # before /api/requests/{request_id}
     app.include_router(requests_router)
+    app.include_router(surveys_router)
     app.include_router(accounts_router)
     app.include_router(account_pages_router)
     app.include_router(data_pages_router)
     app.include_router(evaluation_pages_router)
     app.include_router(warnings_pages_router)
     app.include_router(coverage_pages_router)
+    app.include_router(requests_metrics_pages_router)  # before /requests/{request_id}
     app.include_router(requests_pages_router)
+    app.include_router(surveys_pages_router)
     app.include_router(pages_router)
     app.add_middleware(BodyLimit, max_bytes=settings.upload_max_bytes)
     return app

@@ -833,6 +833,8 @@ MESSAGES.update(
     {
         "nav_requests": {"zh": "市民诉求", "en": "Requests"},
         "nav_queue": {"zh": "诉求待办", "en": "Request queue"},
+        "nav_surveys": {"zh": "需求调查", "en": "Surveys"},
+        "nav_supply_demand": {"zh": "供需对接", "en": "Supply and demand"},
         "req.new_title": {"zh": "反映诉求", "en": "File a request"},
         "req.new_intro": {
             "zh": "向 12345 反映问题、提出建议或咨询。请写清楚发生了什么、在哪里;我们会派给负责的单位,并在期限内答复。",
