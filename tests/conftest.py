@@ -28,12 +28,14 @@ from planwatch.clock import system_clock
 from planwatch.config import Settings
 from planwatch.coverage.service import install_coverage_demo
 from planwatch.datasets import CHENGDU_PLAN_CODE, chengdu_path
+from planwatch.datasets.citizens_demo import install_citizens_demo
 from planwatch.datasets.simulate import read_simulation_file, simulate
 from planwatch.db import make_engine, migrate, session_factory, transaction
 from planwatch.divisions.service import load_divisions
 from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.models.enums import Role, ScopeKind
 from planwatch.plans.service import load_plan_file
+from planwatch.service_requests.catalogue import load_service_types
 
 SEED_PATH = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_eae1a0beed5f6aab.txt"
 DATA_KEY = Fernet.generate_key().decode()
@@ -149,6 +151,9 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, suffix:
 
 COVERAGE_DEMO_SCALE = 0.05
 """The tests' synthetic Chengdu network is a twentieth of the demo's density (fast to build)."""
+DEMO_REQUESTS = 2_000
+DEMO_RESPONSES = 300
+"""The tests' simulated request history and survey answers (the demo has 50,000 and 3,000)."""
 
 
 def build_demo_database(url: str, coverage_dir: Path | None = None) -> None:
@@ -165,6 +170,7 @@ def build_demo_database(url: str, coverage_dir: Path | None = None) -> None:
                 population_csv=chengdu_path("population.csv"),
             )
             load_plan_file(session, chengdu_path("plan.yaml"))
+            load_service_types(session, chengdu_path("service_types.yaml"))
         with transaction(session_factory(engine)) as session:
             simulate(
                 session,
@@ -176,9 +182,12 @@ def build_demo_database(url: str, coverage_dir: Path | None = None) -> None:
         with transaction(session_factory(engine)) as session:
             # the demo's life circles on a small synthetic network (模拟数据), as `planwatch demo` does
             plan = get_plan(session, CHENGDU_PLAN_CODE)
-            install_coverage_demo(
-                session, coverage_dir, year=latest_data_year(session, plan), scale=COVERAGE_DEMO_SCALE
-            )
+            year = latest_data_year(session, plan)
+            install_coverage_demo(session, coverage_dir, year=year, scale=COVERAGE_DEMO_SCALE)
+        with transaction(session_factory(engine)) as session:
+            # a small simulated request history and survey on the coverage demo's address points
+            install_citizens_demo(session, coverage_dir=coverage_dir, year=year, settings=settings_for(url),
+                                  requests=DEMO_REQUESTS, responses=DEMO_RESPONSES)  # fmt: skip
     finally:
         engine.dispose()
 

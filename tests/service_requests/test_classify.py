@@ -362,7 +362,10 @@ def test_background_retraining_answers_with_the_old_classifier(rdb: Session) -> 
     """A stale classifier answers while its successor trains in a thread."""
     texts, labels = synthetic_texts(400, seed=10)
     _add(rdb, texts, labels)
-    first = classifier_for(rdb, background=True, recheck_seconds=0)  # the first call trains now
+    classifier_for(rdb, background=True, recheck_seconds=0)
+    _join_training(rdb)
+    first = classifier_for(rdb, background=True, recheck_seconds=0)
+    assert first.method_ == "model"
     _add(rdb, texts[:100], labels[:100])
     assert classifier_for(rdb, background=True, recheck_seconds=0) is first
     thread = classify._CACHE[classify._database_key(rdb)].retraining
@@ -371,6 +374,25 @@ def test_background_retraining_answers_with_the_old_classifier(rdb: Session) -> 
     successor = classifier_for(rdb, background=True, recheck_seconds=0)
     assert successor is not first
     assert successor.n_labelled_ == 500
+
+
+def _join_training(db: Session) -> None:
+    thread = classify._CACHE[classify._database_key(db)].retraining
+    assert thread is not None
+    thread.join(timeout=60)
+
+
+def test_the_first_background_call_answers_by_keywords_while_the_model_trains(rdb: Session) -> None:
+    """A web process's first request does not wait for training on the whole history."""
+    texts, labels = synthetic_texts(400, seed=12)
+    _add(rdb, texts, labels)
+    interim = classifier_for(rdb, background=True, recheck_seconds=0)
+    assert interim.method_ == "keywords"
+    assert interim.suggest("小区电梯坏了三天").code in {"property", "other"}
+    _join_training(rdb)
+    trained = classifier_for(rdb, background=True, recheck_seconds=0)
+    assert trained.method_ == "model"
+    assert trained.n_labelled_ == 400
 
 
 def test_a_cached_classifier_is_not_rechecked_within_the_interval(rdb: Session) -> None:

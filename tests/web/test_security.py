@@ -93,6 +93,14 @@ PUBLIC = {
     ("GET", "/surveys/{code}/thanks"),
     ("GET", "/surveys/{code}/results"),
     ("GET", "/supply-demand"),
+    # Open311 GeoReport v2 (read-only calls need no key, as the spec says)
+    ("GET", "/open311/v2/discovery.{fmt}"),
+    ("GET", "/open311/v2/services.{fmt}"),
+    ("GET", "/open311/v2/services/{service_code}.{fmt}"),
+    ("GET", "/open311/v2/requests.{fmt}"),
+    ("GET", "/open311/v2/requests/{service_request_id}.{fmt}"),
+    ("GET", "/open311/v2/tokens/{token}.{fmt}"),
+    ("GET", "/open311/v2/{path:path}"),
 }
 """Routes the anonymous public may call (published, aggregated data; signing in; filing a
 request and answering a survey)."""
@@ -104,6 +112,13 @@ PUBLIC_WRITES = {
     ("POST", "/surveys/{code}"),
 }
 """The unsafe routes the anonymous public may call (``web.deps.ANONYMOUS_WRITES``)."""
+KEY_AUTHENTICATED = {
+    ("POST", "/open311/v2/requests.{fmt}"),
+    ("GET", "/open311/v2/servicerequestupdates.{fmt}"),
+    ("POST", "/open311/v2/servicerequestupdates.{fmt}"),
+}
+"""Open311 calls authenticated by the client's ``api_key`` (``web.deps.KEY_AUTHENTICATED_WRITES``):
+refused to every caller of the sweep, which has no key, signed in or not."""
 SIGNED_IN = {
     ("DELETE", "/api/session"),
     ("POST", "/api/session/password"),
@@ -147,7 +162,7 @@ def test_every_route_is_classified() -> None:
     unclassified = [
         (method, path)
         for method, path, op in route_table()
-        if op is None and (method, path) not in PUBLIC | SIGNED_IN
+        if op is None and (method, path) not in PUBLIC | SIGNED_IN | KEY_AUTHENTICATED
     ]
     assert unclassified == [], (
         "declare dependencies=[requires(Operation...)] or add the route to PUBLIC/SIGNED_IN"
@@ -157,7 +172,7 @@ def test_every_route_is_classified() -> None:
 def test_every_unsafe_route_needs_an_operation_or_a_session() -> None:
     for method, path, op in route_table():
         if method != "GET":
-            assert op is not None or (method, path) in SIGNED_IN | PUBLIC_WRITES
+            assert op is not None or (method, path) in SIGNED_IN | PUBLIC_WRITES | KEY_AUTHENTICATED
 
 
 @dataclass
@@ -247,8 +262,12 @@ SAMPLES = {
     "run": "latest",
     "siting_id": "999999",
     "facility_id": "no_such_facility",
-    # citizens' requests: an id that matches nothing
+    # citizens' requests and Open311: ids and codes that match nothing
     "request_id": "999999",
+    "fmt": "json",
+    "service_code": "no_such_type",
+    "token": "no_such_token",
+    "service_request_id": "999999",
 }
 
 
@@ -301,7 +320,9 @@ def test_route_sweep(world: World, caller: str) -> None:
         for method, path, op in route_table():
             if (method, path) in {("DELETE", "/api/session"), ("POST", "/logout")}:
                 continue  # signing out would end the sweep's own session
-            if op is not None:
+            if (method, path) in KEY_AUTHENTICATED:
+                allowed = False
+            elif op is not None:
                 allowed = caller != "anonymous" and any(op in POLICY[r] for r in roles)
             elif (method, path) in SIGNED_IN:
                 allowed = caller != "anonymous"

@@ -44,6 +44,7 @@ from planwatch.evaluation.service import get_plan, latest_data_year
 from planwatch.plans.loader import LoadReport
 from planwatch.plans.service import fill_target, find_target, load_plan_file
 from planwatch.plans.views import list_target_views
+from planwatch.service_requests.catalogue import load_service_types
 
 app = typer.Typer(
     help="planwatch: carry out a city's five-year plan (规划纲要实施监测评估).",
@@ -95,6 +96,7 @@ def _init(settings: Settings) -> None:
                 progress=progress,
             )
             report = load_plan_file(session, chengdu_path("plan.yaml"))
+            types = load_service_types(session, chengdu_path("service_types.yaml"))
             specs = DEMO_ACCOUNTS if settings.demo else ADMINISTRATORS
             credentials = bootstrap_accounts(
                 session,
@@ -108,6 +110,9 @@ def _init(settings: Settings) -> None:
             f"{divisions.population_rows} population rows"
         )
         _print_load_report(report, chengdu_path("plan.yaml"))
+        console.print(
+            f"request types (诉求类型): {types.types_created} created, {types.types_updated} updated"
+        )
         _print_credentials(credentials, demo=settings.demo)
     finally:
         engine.dispose()
@@ -285,6 +290,26 @@ def _coverage_demo(settings: Settings) -> None:
         )
 
 
+def _citizens_demo(settings: Settings) -> None:
+    """Citizens' requests and demand (市民诉求, 需求调查): a simulated year of 12345 requests on the
+    coverage demo's address points, their monthly metrics, a demand survey and the supply."""
+    from planwatch.datasets.citizens_demo import install_citizens_demo  # pandas, scikit-learn: on use
+
+    with progress_bar() as progress, unit_of_work(settings) as session:
+        year = latest_data_year(session, get_plan(session, CHENGDU_PLAN_CODE))
+        progress.add_task("市民诉求 requests", total=None)
+        report = install_citizens_demo(session, coverage_dir=Path.cwd() / "coverage-demo", year=year,
+                                       settings=settings)  # fmt: skip
+    history = report.requests
+    written = (
+        "already there" if history.skipped else f"{history.requests:,} requests, {history.events:,} steps"
+    )
+    console.print(
+        f"citizens' requests (市民诉求) {year}: {written}; metrics {report.metrics['created']} values written, "
+        f"survey {report.surveys.survey}: {report.surveys.responses} answers (模拟数据 / simulated)"
+    )
+
+
 @app.command()
 @reports_errors
 def demo(
@@ -301,6 +326,7 @@ def demo(
     _init(settings)
     _simulate(settings, seed=None, params=None, plan_code=None)
     _coverage_demo(settings)
+    _citizens_demo(settings)
     with unit_of_work(settings) as session:
         plan = get_plan(session, CHENGDU_PLAN_CODE)
         year = year if year is not None else latest_data_year(session, plan)

@@ -3,9 +3,11 @@ monthly metrics written as indicator values, and a check of the type classifier.
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -19,8 +21,6 @@ from planwatch.config import Settings
 from planwatch.datasets import chengdu_path
 from planwatch.errors import InvalidValueError
 from planwatch.models import Open311Client, ServiceRequest
-from planwatch.service_requests.catalogue import load_service_types
-from planwatch.service_requests.service import anonymise_closed, create_client, revoke_client
 
 requests_app = typer.Typer(
     help="Citizens' requests (市民诉求): types, Open311 clients, anonymisation, metrics, classifier.",
@@ -28,6 +28,12 @@ requests_app = typer.Typer(
 )
 clients_app = typer.Typer(help="Open311 client keys (api_key): add, list, revoke.", no_args_is_help=True)
 requests_app.add_typer(clients_app, name="clients")
+
+
+def _service() -> ModuleType:
+    """The requests service, imported when a command runs: it pulls in scipy and shapely (the
+    locator), which every other planwatch command should not wait for."""
+    return importlib.import_module("planwatch.service_requests.service")
 
 
 @requests_app.command("load-types")
@@ -39,6 +45,8 @@ def load_types(
     ] = None,
 ) -> None:
     """Create or update the request types, their deadlines, departments and routing rules."""
+    from planwatch.service_requests.catalogue import load_service_types  # see _service
+
     source = path or chengdu_path("service_types.yaml")
     with unit_of_work(Settings()) as session:
         report = load_service_types(session, source)
@@ -57,6 +65,7 @@ def clients_add(
     name: Annotated[str, typer.Argument(help="The application's name, e.g. 'wechat-mini-program'.")],
 ) -> None:
     """Create a client and print its api_key once (only its hash is kept)."""
+    create_client = _service().create_client
     with unit_of_work(Settings()) as session:
         _, key = create_client(session, name, actor=operator().name, now=system_clock())
     console.print(f"api_key for {name} (shown once; 请妥善保存): [bold]{key}[/bold]")
@@ -91,6 +100,7 @@ def clients_list(as_json: JsonOption = False) -> None:
 @reports_errors
 def clients_revoke(name: str) -> None:
     """Revoke a client's key at once."""
+    revoke_client = _service().revoke_client
     with unit_of_work(Settings()) as session:
         revoke_client(session, name, now=system_clock())
     console.print(f"revoked the api_key of {name}")
@@ -107,6 +117,7 @@ def anonymise(
     ] = None,
 ) -> None:
     """Erase the reporter's details of requests closed longer ago than the retention period."""
+    anonymise_closed = _service().anonymise_closed
     settings = Settings()
     retention = days or settings.request_pii_retention_days
     with unit_of_work(settings) as session:

@@ -435,8 +435,9 @@ def classifier_for(
     Parameters
     ----------
     background : when the cached classifier is only out of date because the history grew, return
-        it and train its successor in a thread (the web app: no request waits for a retrain);
-        otherwise, and always on the first call or after a catalogue change, train now
+        it and train its successor in a thread (the web app: no request waits for a retrain); on
+        the first call, answer with the keyword rules while the model trains in a thread;
+        otherwise (and after a catalogue change) train now
     recheck_seconds : a cached classifier younger than this is returned without looking at the
         database (so a catalogue change shows within this time, or at once after
         :func:`clear_classifier_cache`)
@@ -476,6 +477,20 @@ def classifier_for(
             cached.retraining = thread
         thread.start()
         return cached.classifier
+    if background and cached is None and labelled >= MIN_LABELLED:
+        # the first call of a web process: keyword rules answer at once while the model trains in
+        # a thread (50,000 requests take seconds; an Open311 client must not wait for them)
+        interim = RequestClassifier(rules)
+        data = training_set(session)
+        thread = threading.Thread(
+            target=_train, args=(key, rules, data, labelled, max_id), name="planwatch-classifier", daemon=True
+        )
+        with _LOCK:
+            if key in _CACHE:  # another request got here first
+                return _CACHE[key].classifier
+            _CACHE[key] = _Cached(interim, rules.fingerprint, 0, 0, retraining=thread)
+        thread.start()
+        return interim
     with _TRAINING:
         cached, fresh = _cached(key, rules.fingerprint, labelled, max_id)
         if cached is not None and fresh:  # trained by another thread while this one waited

@@ -35,6 +35,7 @@ from planwatch.web.api.accounts import router as accounts_router
 from planwatch.web.api.coverage import router as coverage_router
 from planwatch.web.api.data import router as data_router
 from planwatch.web.api.evaluation import router as evaluation_router
+from planwatch.web.api.open311 import router as open311_router
 from planwatch.web.api.requests import router as requests_router
 from planwatch.web.api.requests_metrics import router as requests_metrics_router
 from planwatch.web.api.routes import router as api_router
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(evaluation_router)
     app.include_router(warnings_router)
     app.include_router(coverage_router)
+    app.include_router(open311_router)
     app.include_router(requests_metrics_router)  # before /api/requests/{request_id}
     app.include_router(requests_router)
     app.include_router(surveys_router)
