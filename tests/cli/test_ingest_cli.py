@@ -301,3 +301,14 @@ def test_xlsx_report_of_a_good_file_is_written_too(url: str, tmp_path: Path) -> 
     assert code == 0, err
     assert report.read_bytes().startswith(b"\xef\xbb\xbf")
     assert io.BytesIO(report.read_bytes()).read().decode("utf-8-sig").splitlines()[0].startswith("行号")
+
+
+def test_templates_leave_out_the_values_planwatch_computes(url: str, tmp_path: Path) -> None:
+    """Coverage, request-metric and survey indicators are computed, so nobody is asked to report them."""
+    path = tmp_path / "district.csv"
+    code, _, err = cli(url, "ingest", "template", "--division", "510104", "--year", "2025", "--format", "csv",
+                       "-o", str(path))  # fmt: skip
+    assert code == 0, err
+    codes = {line.split(",")[0] for line in path.read_bytes().decode("utf-8-sig").splitlines()[1:]}
+    assert BEDS in codes
+    assert not codes & {"requests_response_rate", "survey_elderly_care_demand_share", "fire_5min_coverage"}

@@ -54,7 +54,8 @@ def duties(
             f"年份 {year} 超出范围，请填写 1949 至 2100 年之间的年份。year {year} is out of range"
         )
     tree = division_tree(session)
-    indicators = select(Indicator).order_by(Indicator.code)
+    # values planwatch computes (coverage, request metrics, survey answers) are nobody's to report
+    indicators = select(Indicator).where(Indicator.computed_by.is_(None)).order_by(Indicator.code)
     if department is not None:
         dept = session.scalar(select(Department).where(Department.code == department))
         if dept is None:

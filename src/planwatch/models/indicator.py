@@ -49,6 +49,8 @@ class Indicator(Base):
     )
     levels: Mapped[list[str]] = mapped_column(JSON)
     """Division levels where values are reported, e.g. ``["district"]``."""
+    computed_by: Mapped[str | None] = mapped_column(String(32))
+    """``coverage``, ``requests`` or ``surveys``: planwatch computes the values (no one reports them)."""
 
     source_department: Mapped[Department | None] = relationship()
 

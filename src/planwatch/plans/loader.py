@@ -245,6 +245,7 @@ def _indicator_fields(indicator: IndicatorIn) -> dict[str, Any]:
         "nature_inferred": indicator.nature_inferred,
         "source_department": indicator.source_department,
         "levels": [level.value for level in indicator.levels],
+        "computed_by": indicator.computed_by,
     }
 
 
@@ -271,6 +272,7 @@ _INDICATOR_COLUMNS = (
     "denominator_label",
     "nature_inferred",
     "levels",
+    "computed_by",
 )
 
 
@@ -419,6 +421,7 @@ def _indicator_values(indicator: IndicatorIn, departments: dict[str, Department]
         "condition_threshold": agg.threshold,
         "source_department": source,
         "levels": [level.value for level in indicator.levels],
+        "computed_by": indicator.computed_by,
     }
 
 

@@ -127,6 +127,9 @@ class IndicatorIn(_Strict):
     aggregation: AggregationIn
     source_department: Code | None = None
     levels: list[DivisionLevel] = Field(min_length=1)
+    computed_by: Literal["coverage", "requests", "surveys"] | None = None
+    """Values come from a planwatch computation (life-circle coverage, request metrics, survey
+    answers), not from reporting: the indicator is left out of data-entry templates."""
 
 
 class MilestoneIn(_Strict):
