@@ -267,3 +267,12 @@ def test_a_second_report_of_the_same_problem_lists_the_first_as_a_possible_dupli
     detail = signed_in(server, "planner").get(f"/api/requests/{second_id}").json()
     assert first_id in [d["id"] for d in detail["duplicates"]]
     assert client_for(server.url).get(f"/api/requests/{second_id}").json()["duplicates"] == []  # staff only
+
+
+def test_an_operator_gets_a_suggested_type_with_its_confidence(server: LiveServer) -> None:
+    planner = signed_in(server, "planner")
+    suggestion = planner.get("/api/requests/suggest", params={"text": "小区门口垃圾三天没人清运"}).json()
+    assert suggestion["code"] == "sanitation"
+    assert 0 < suggestion["confidence"] <= 1
+    assert all(set(a) == {"code", "score"} for a in suggestion["alternatives"])
+    assert client_for(server.url).get("/api/requests/suggest", params={"text": "垃圾"}).status_code == 403

@@ -196,6 +196,7 @@ def load_service_types(session: Session, path: Path) -> LoadReport:
     if any(r.department == DISTRICT_GOVERNMENT for r in parsed.routing):
         wanted += [(district_government_code(c), f"{d.name_zh}人民政府", f"{d.name_en or c} Government")
                    for c, d in sorted(districts.items())]  # fmt: skip
+    # departments are created when missing; one that exists (the plan catalogue's) keeps its names
     for code, name_zh, name_en in wanted:
         department = departments.get(code)
         if department is None:
@@ -203,9 +204,6 @@ def load_service_types(session: Session, path: Path) -> LoadReport:
             session.add(department)
             departments[code] = department
             report.departments_created += 1
-            report.unchanged = False
-        elif (department.name_zh, department.name_en) != (name_zh, name_en):
-            department.name_zh, department.name_en = name_zh, name_en
             report.unchanged = False
     session.flush()
 

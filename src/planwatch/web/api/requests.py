@@ -80,11 +80,16 @@ class IntakeIn(BaseModel):
     email: str | None = Field(default=None, max_length=320)
 
 
+class AlternativeOut(BaseModel):
+    code: str
+    score: float
+
+
 class SuggestionOut(BaseModel):
     code: str
     confidence: float
     method: str
-    alternatives: list[tuple[str, float]]
+    alternatives: list[AlternativeOut]
 
 
 @router.get("", response_model=QueuePage, dependencies=[requires(Operation.requests_read)],
@@ -121,7 +126,9 @@ def api_suggest(
         code=suggestion.code,
         confidence=float(suggestion.confidence),
         method=suggestion.method,
-        alternatives=[(code, float(score)) for code, score in suggestion.alternatives],
+        alternatives=[
+            AlternativeOut(code=code, score=float(score)) for code, score in suggestion.alternatives
+        ],
     )
 
 
