@@ -212,10 +212,10 @@ def demo_engine(demo_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def session(demo_engine: Engine) -> Iterator[Session]:
-    """A session on the demo database inside a transaction that is rolled back after the test."""
-    connection = demo_engine.connect()
+def rolled_back(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back afterwards (the body of every
+    per-test session fixture)."""
+    connection = engine.connect()
     outer = connection.begin()
     db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
@@ -224,6 +224,12 @@ def session(demo_engine: Engine) -> Iterator[Session]:
         db.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def session(demo_engine: Engine) -> Iterator[Session]:
+    """A session on the demo database inside a transaction that is rolled back after the test."""
+    yield from rolled_back(demo_engine)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from planwatch.plans.service import load_plan_file
 from planwatch.service_requests.catalogue import load_service_types
 from planwatch.service_requests.routing import Router
 from planwatch.service_requests.service import TRANSITIONS
-from tests.conftest import database_url, settings_for
+from tests.conftest import database_url, rolled_back, settings_for
 
 YEAR = 2025
 CHINA = "Asia/Shanghai"
@@ -86,15 +86,7 @@ def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     """A session whose work is rolled back after the test."""
-    connection = engine.connect()
-    outer = connection.begin()
-    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        yield db
-    finally:
-        db.close()
-        outer.rollback()
-        connection.close()
+    yield from rolled_back(engine)
 
 
 def share(mask: pd.Series | np.ndarray) -> float:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from planwatch.config import Settings
 from planwatch.db import make_engine
-from tests.conftest import settings_for
+from tests.conftest import rolled_back, settings_for
 from tests.ingest.factories import collection_database
 
 
@@ -30,15 +30,7 @@ def collection_engine(collection_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def db(collection_engine: Engine) -> Iterator[Session]:
     """A session on the collection database inside a transaction rolled back after the test."""
-    connection = collection_engine.connect()
-    outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        yield session
-    finally:
-        session.close()
-        outer.rollback()
-        connection.close()
+    yield from rolled_back(collection_engine)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from planwatch.divisions.service import load_divisions
 from planwatch.models import AddressPoint, Division
 from planwatch.plans.service import load_plan_file
 from planwatch.service_requests.catalogue import load_service_types
-from tests.conftest import database_url
+from tests.conftest import database_url, rolled_back
 
 ADDRESSES = (
     # code, community, lon, lat (inside Jinjiang district)
@@ -67,12 +67,4 @@ def requests_engine(requests_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def rdb(requests_engine: Engine) -> Iterator[Session]:
     """A session on the requests database, rolled back after the test."""
-    connection = requests_engine.connect()
-    outer = connection.begin()
-    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        yield db
-    finally:
-        db.close()
-        outer.rollback()
-        connection.close()
+    yield from rolled_back(requests_engine)
