@@ -265,14 +265,26 @@ def test_personal_data_is_revealed_only_with_a_reason_and_audited(rdb: Session, 
 
 
 def test_closed_requests_are_anonymised_after_the_retention_period(rdb: Session, settings) -> None:
-    request = submit(rdb, settings, phone="13812348000", description="我的电话13812348000")
+    request = submit(
+        rdb,
+        settings,
+        phone="13812348000",
+        description="我的电话13812348000",
+        address_string="3栋 138 1234 8000",
+    )
     _walk(rdb, request, RequestAction.accepted, RequestAction.replied)
-    act(rdb, request, RequestAction.closed, now=NOW, principal=dispatcher())
+    act(rdb, request, RequestAction.note, now=NOW, principal=dispatcher(), note="回电 028-85551234")
+    act(rdb, request, RequestAction.closed, now=NOW, principal=dispatcher(), note="已联系 13812348000")
     assert anonymise_closed(rdb, now=NOW + timedelta(days=179), retention_days=180) == 0
     assert anonymise_closed(rdb, now=NOW + timedelta(days=181), retention_days=180) >= 1
     assert request.phone is None
     assert "138****8000" in request.description
     assert request.anonymised_at
+    rdb.flush()
+    notes = rdb.scalars(select(RequestEvent.note).where(RequestEvent.request_id == request.id)).all()
+    stored = " ".join([request.address or "", request.status_notes or "", *(n or "" for n in notes)])
+    assert "13812348000" not in stored and "1234 8000" not in stored and "85551234" not in stored
+    assert "028-****1234" in stored
     assert anonymise_closed(rdb, now=NOW + timedelta(days=182), retention_days=180) == 0
 
 

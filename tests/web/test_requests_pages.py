@@ -106,6 +106,18 @@ def test_a_citizen_files_a_request_and_follows_it_without_seeing_personal_data(s
     assert "王先生" not in page.text
 
 
+def test_numbers_in_the_address_are_masked_for_everyone(server: LiveServer) -> None:
+    client, token = form_client(server, "10.0.0.2")
+    answer = file(client, token, address_string="东湖街道3栋 找王阿姨 138 1234 8000 或 028-85551234")
+    assert answer.status_code == 303
+    request_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+    public = client_for(server.url)
+    for text in (public.get(f"/api/requests/{request_id}").text, public.get(f"/requests/{request_id}").text,
+                 signed_in(server, "planner").get(f"/api/requests/{request_id}").text):  # fmt: skip
+        assert "1234 8000" not in text and "85551234" not in text
+        assert "138****8000" in text and "028-****1234" in text
+
+
 @pytest.mark.parametrize(
     ("fields", "status", "message"),
     [
@@ -167,9 +179,19 @@ def test_the_units_handle_a_request_from_dispatch_to_callback(server: LiveServer
         f"/api/requests/{request_id}/callback", json={"resolved": True, "satisfaction": "satisfied"}
     )
     assert rated.json()["resolved"] is True
+    memo = planner.post(
+        f"/api/requests/{request_id}/actions", json={"action": "note", "note": "内部:居民情绪激动"}
+    )
+    assert memo.status_code == 200, memo.text
     public = client_for(server.url).get(f"/api/requests/{request_id}").json()
     assert public["reporter"] is None
-    assert all(event["public"] for event in public["timeline"])
+    notes = {event["action"]: event["note"] for event in public["timeline"]}
+    assert notes["contacted"] is None  # the step shows, the unit's note to itself does not
+    assert notes["replied"] == "已协调街道开设助餐点"
+    assert "note" not in notes
+    assert all(event["public"] or event["note"] is None for event in public["timeline"])
+    page = client_for(server.url).get(f"/requests/{request_id}").text
+    assert "已电话联系" not in page and "居民情绪激动" not in page and "已协调街道开设助餐点" in page
 
 
 def test_another_department_cannot_touch_the_request(server: LiveServer) -> None:

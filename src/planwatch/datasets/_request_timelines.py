@@ -343,6 +343,7 @@ def timeline_frames(
     for slot, pool in (("returned", "returned"), ("transferred", "transferred"), ("reopened", "reopened")):
         sel = name == slot
         note[sel] = notes[pool][k[sel]]
+        public[sel] = slot == "reopened"  # 退单 and 转办 reasons are between the centre and the units
     for slot in ("progress1", "progress2", "progress3"):
         sel = name == slot
         note[sel] = notes["progress"][k[sel]]

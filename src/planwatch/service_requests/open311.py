@@ -39,7 +39,7 @@ from planwatch.errors import ForbiddenError, InvalidValueError, NotFoundError
 from planwatch.models import Department, Open311Client, RequestEvent, ServiceRequest, ServiceType
 from planwatch.models.enums import OPEN311_CLOSED, RequestAction, RequestState
 from planwatch.pii import mask_text
-from planwatch.service_requests.service import NewRequest, act
+from planwatch.service_requests.service import NewRequest, act, public_events_clause, public_note
 
 __all__ = [
     "MAX_REQUESTS",
@@ -523,8 +523,7 @@ def public_events(session: Session, request_ids: Sequence[int]) -> dict[int, lis
         .options(joinedload(RequestEvent.department))
         .where(
             RequestEvent.request_id.in_(request_ids),
-            RequestEvent.public.is_(True),
-            RequestEvent.action != RequestAction.anonymised,
+            public_events_clause(),
         )
         .order_by(RequestEvent.at, RequestEvent.id)
     )
@@ -540,8 +539,7 @@ def query_updates(session: Session, query: UpdateQuery) -> list[tuple[RequestEve
         .join(ServiceRequest, ServiceRequest.id == RequestEvent.request_id)
         .options(joinedload(RequestEvent.department))
         .where(
-            RequestEvent.public.is_(True),
-            RequestEvent.action != RequestAction.anonymised,
+            public_events_clause(),
             RequestEvent.at >= query.start,
             RequestEvent.at <= query.end,
         )
@@ -715,9 +713,10 @@ def fms_status(event: RequestEvent, request: ServiceRequest) -> str:
 
 
 def _event_text(event: RequestEvent) -> str:
-    """An update's public text: its note (numbers masked), else what the step was."""
-    if event.note:
-        return mask_text(event.note)
+    """An update's public text: its public note (numbers masked), else what the step was."""
+    note = public_note(event)
+    if note:
+        return note
     text = f"{event.action.zh} / {event.action.value}"
     if event.action in (RequestAction.dispatched, RequestAction.transferred) and event.department:
         english = event.department.name_en or event.department.code

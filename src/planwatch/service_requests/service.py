@@ -40,7 +40,7 @@ from planwatch.models.enums import (
     RequestState,
     Satisfaction,
 )
-from planwatch.pii import mask_text
+from planwatch.pii import mask_text, mask_value
 from planwatch.service_requests.catalogue import district_government_code
 from planwatch.service_requests.locate import Locator
 from planwatch.service_requests.routing import Router
@@ -68,6 +68,11 @@ TRANSITIONS: dict[RequestAction, tuple[frozenset[RequestState], RequestState | N
 DISPATCHER_ACTIONS = frozenset({A.dispatched, A.transferred, A.closed, A.reopened, A.classified, A.callback})
 """The 12345 centre's steps (requests.dispatch); the others are the handling unit's (requests.handle)."""
 NOTE_REQUIRED = frozenset({A.replied, A.returned, A.transferred, A.reopened})
+STEP_ACTIONS = frozenset({A.received} | {a for a, (_, target) in TRANSITIONS.items() if target is not None})
+"""Steps that move the request: the public always sees that they happened (not always their note)."""
+PUBLIC_NOTE_ACTIONS = frozenset({A.progress, A.replied, A.closed, A.reopened})
+"""Steps whose note the citizen reads unless staff say otherwise (进展, 答复, 办结, 重办); the notes of
+the others (派单, 签收, 联系, 退单, 转办 and plain notes) are internal unless staff make them public."""
 CLOSE_REASONS = ("resolved", "duplicate", "not_responsible", "no_further_action")
 TRIAGE_CONFIDENCE = 0.8
 """A suggested type this sure and different from the chosen one holds the request for a person."""
@@ -325,13 +330,30 @@ def _dispatch(
     actor: str,
     now: datetime,
     note: str | None,
+    public: bool = True,
 ) -> RequestEvent:
     before = request.state
     request.department_id = department_id
     request.state = S.dispatched
     if request.dispatched_at is None:
         request.dispatched_at = now
-    return _event(session, request, A.dispatched, before, S.dispatched, actor=actor, now=now, note=note)
+    return _event(
+        session, request, A.dispatched, before, S.dispatched, actor=actor, now=now, note=note, public=public
+    )
+
+
+def public_events_clause() -> ColumnElement[bool]:
+    """The timeline events the public sees: every step, and the notes staff or the citizen made
+    public; never the anonymisation record."""
+    return and_(
+        RequestEvent.action != A.anonymised,
+        or_(RequestEvent.public.is_(True), RequestEvent.action.in_(STEP_ACTIONS)),
+    )
+
+
+def public_note(event: RequestEvent) -> str | None:
+    """An event's note as the public reads it: masked, and only when it was made public."""
+    return mask_text(event.note) if event.note and event.public else None
 
 
 def may_handle(principal: Principal, request: ServiceRequest, department_codes: dict[int, str]) -> bool:
@@ -394,7 +416,7 @@ def act(
     department_code: str | None = None,
     service_code: str | None = None,
     close_reason: str | None = None,
-    public: bool = True,
+    public: bool | None = None,
 ) -> RequestEvent:
     """Take one workflow step on ``request``.
 
@@ -407,6 +429,8 @@ def act(
         routing table's choice; ``transferred`` needs one)
     service_code : the confirmed type (``classified``)
     close_reason : for ``closed``: resolved, duplicate, not_responsible or no_further_action
+    public : whether the citizen may read the note (``None``: the step's default,
+        ``PUBLIC_NOTE_ACTIONS``). A step itself is always public; a plain note only when public.
 
     Raises
     ------
@@ -438,6 +462,8 @@ def act(
     note = _clean_text(note, "note", 4000)
     if action in NOTE_REQUIRED and not note:
         raise InvalidValueError(f"{action.value} ({action.zh}) needs a note saying why or what was done")
+    if public is None:
+        public = action in PUBLIC_NOTE_ACTIONS
     before = request.state
     if action in (A.dispatched, A.transferred, A.reopened):
         if department_code:
@@ -457,9 +483,10 @@ def act(
             request.closed_at = None
             request.close_reason = None
             request.replied_at = None
-        event = _dispatch(session, request, department_id, actor=who, now=now, note=note)
+        event = _dispatch(session, request, department_id, actor=who, now=now, note=note, public=public)
         event.action = action
-        request.status_notes = note or request.status_notes
+        if note and public:
+            request.status_notes = note
         return event
     if action is A.classified:
         if not service_code:
@@ -548,7 +575,8 @@ PERSONAL_FIELDS = ("first_name", "last_name", "phone", "email", "device_id", "ac
 
 def anonymise_closed(session: Session, *, now: datetime, retention_days: int, actor: str = "system") -> int:
     """Erase the reporter's details of requests closed more than ``retention_days`` ago, and mask
-    phone and ID numbers inside their descriptions; returns how many requests were anonymised."""
+    phone and ID numbers wherever citizens or staff wrote them (description, address, attributes,
+    status notes and every timeline note); returns how many requests were anonymised."""
     cutoff = now - timedelta(days=retention_days)
     requests = session.scalars(
         select(ServiceRequest).where(
@@ -561,6 +589,14 @@ def anonymise_closed(session: Session, *, now: datetime, retention_days: int, ac
         for name in PERSONAL_FIELDS:
             setattr(request, name, None)
         request.description = mask_text(request.description)
+        request.address = mask_text(request.address) if request.address else request.address
+        request.status_notes = (
+            mask_text(request.status_notes) if request.status_notes else request.status_notes
+        )
+        request.attributes = mask_value(request.attributes)
+        for event in session.scalars(select(RequestEvent).where(RequestEvent.request_id == request.id)):
+            if event.note:
+                event.note = mask_text(event.note)
         request.anonymised_at = now
         _event(session, request, A.anonymised, request.state, request.state, actor=actor, now=now,
                note=f"personal data erased {retention_days} days after closing", public=False)  # fmt: skip

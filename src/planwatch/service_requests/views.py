@@ -18,7 +18,7 @@ from planwatch.config import Settings
 from planwatch.crypto import decrypt
 from planwatch.models import Department, RequestEvent, ServiceRequest, ServiceType
 from planwatch.models.enums import RequestState
-from planwatch.pii import mask_phone, mask_text
+from planwatch.pii import mask_phone, mask_text, mask_value
 from planwatch.service_requests.duplicates import duplicate_candidates
 from planwatch.service_requests.service import (
     DISPATCHER_ACTIONS,
@@ -26,6 +26,8 @@ from planwatch.service_requests.service import (
     get_request,
     may_handle,
     open311_status,
+    public_events_clause,
+    public_note,
     visible_to,
 )
 
@@ -214,7 +216,7 @@ def detail_view(
     request = get_request(session, request_id, principal if staff else None)
     events_query = select(RequestEvent).where(RequestEvent.request_id == request.id).order_by(RequestEvent.id)
     if not staff:
-        events_query = events_query.where(RequestEvent.public.is_(True))
+        events_query = events_query.where(public_events_clause())
     timeline = [
         EventOut(
             id=e.id,
@@ -225,7 +227,7 @@ def detail_view(
             to_state=e.to_state.value,
             to_state_zh=e.to_state.zh,
             department=_named(e.department),
-            note=mask_text(e.note) if e.note else None,
+            note=(mask_text(e.note) if e.note else None) if staff else public_note(e),
             public=e.public,
             actor=e.actor if staff else None,
         )
@@ -267,10 +269,10 @@ def detail_view(
     return RequestDetail(
         **base.model_dump(),
         description=mask_text(request.description),
-        address=request.address,
+        address=mask_text(request.address) if request.address else request.address,
         lat=request.lat,
         lon=request.lon,
-        attributes=request.attributes,
+        attributes=mask_value(request.attributes),
         media_url=request.media_url,
         status_notes=mask_text(request.status_notes) if request.status_notes else None,
         type_confirmed=request.type_confirmed if staff else None,

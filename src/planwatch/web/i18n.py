@@ -898,6 +898,13 @@ MESSAGES.update(
         "req.next_step": {"zh": "办理", "en": "Next step"},
         "req.step": {"zh": "操作", "en": "Step"},
         "req.note": {"zh": "说明", "en": "Note"},
+        "req.visibility": {"zh": "说明给谁看", "en": "Who may read the note"},
+        "req.visibility.default": {
+            "zh": "按步骤默认(进展、答复、办结、重办公开,其余仅内部)",
+            "en": "The step's default (progress, reply, closing and reopening public; others internal)",
+        },
+        "req.visibility.public": {"zh": "公开给市民", "en": "Public: the citizen reads it"},
+        "req.visibility.internal": {"zh": "仅内部", "en": "Internal only"},
         "req.to_department": {"zh": "派往单位(代码)", "en": "To department (code)"},
         "req.confirm_type": {"zh": "确认类型", "en": "Confirm the type"},
         "req.close_reason": {"zh": "办结原因", "en": "Close reason"},

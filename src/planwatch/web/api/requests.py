@@ -49,7 +49,11 @@ class ActionIn(BaseModel):
     department_code: str | None = Field(default=None, max_length=64)
     service_code: str | None = Field(default=None, max_length=64)
     close_reason: Literal["resolved", "duplicate", "not_responsible", "no_further_action"] | None = None
-    public: bool = True
+    public: bool | None = Field(
+        default=None,
+        description="whether the citizen may read the note; null: the step's default (进展, 答复, "
+        "办结 and 重办 notes are public, the others internal)",
+    )
 
 
 class CallbackIn(BaseModel):

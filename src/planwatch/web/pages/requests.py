@@ -4,7 +4,7 @@ units that handle it) and a unit's queue (待办)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -218,6 +218,7 @@ def request_act(
     department_code: Annotated[str, Form(max_length=64)] = "",
     service_code: Annotated[str, Form(max_length=64)] = "",
     close_reason: Annotated[str, Form(max_length=32)] = "",
+    visibility: Annotated[Literal["default", "public", "internal"], Form()] = "default",
 ) -> Response:
     """A workflow step from the request page; the outcome is flashed on it."""
     path = f"/requests/{request_id}"
@@ -227,7 +228,8 @@ def request_act(
         with session.begin_nested():
             act(session, get_request(session, request_id, principal), RequestAction(action), now=now,
                 principal=principal, note=note or None, department_code=department_code or None,
-                service_code=service_code or None, close_reason=close_reason or None)  # fmt: skip
+                service_code=service_code or None, close_reason=close_reason or None,
+                public=None if visibility == "default" else visibility == "public")  # fmt: skip
     except PlanwatchError as exc:
         if exc.status_code in (403, 404):
             raise
