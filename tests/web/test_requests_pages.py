@@ -140,6 +140,22 @@ def test_bad_input_is_answered_on_the_form_and_nothing_is_stored(
     assert count_requests(server) == before
 
 
+def test_a_type_with_a_required_question_is_filed_from_the_form(server: LiveServer) -> None:
+    before = count_requests(server)
+    client, token = form_client(server, "10.0.1.99")
+    road = {"service_code": "road_facility", "description": "人行道井盖松动,踩上去会翻"}
+    missing = file(client, token, **road)
+    assert missing.status_code == 400
+    assert "attribute[hazard] is required" in missing.text and "yes (是)" in missing.text
+    assert count_requests(server) == before
+    answered = file(client, token, **road, **{"road_facility:attribute[hazard]": "yes",
+                                             "elderly_care:attribute[hazard]": "ignored"})  # fmt: skip
+    assert answered.status_code == 303, answered.text
+    request_id = int(answered.headers["location"].split("/")[2].split("?")[0])
+    detail = signed_in(server, "planner").get(f"/api/requests/{request_id}").json()
+    assert detail["attributes"] == {"hazard": "yes"}
+
+
 def test_a_flood_from_one_address_gets_429_with_retry_after(server: LiveServer) -> None:
     strict = server.settings.model_copy(update={"requests_per_minute": 3})
     for small in run_live_server(strict, clock=lambda: NOW):  # the same database, a 3-per-minute limit
@@ -246,7 +262,12 @@ def test_filing_on_a_phone_sized_screen_and_the_queue(browser: object, server: L
         page.goto(f"{server.url}/requests/new")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390  # no sideways scrolling on a phone
+        road = "[data-testid=attributes-road_facility]"
+        assert not page.is_visible(road)  # a type's own questions show once it is chosen
+        page.select_option("[data-testid=service-code]", "road_facility")
+        assert page.is_visible(road)
         page.select_option("[data-testid=service-code]", "sanitation")
+        assert not page.is_visible(road)
         page.fill("[data-testid=description]", "小区门口垃圾三天没人清运")
         page.fill("[data-testid=address]", "锦江区东湖街道东怡社区")
         page.click("[data-testid=submit-request]")

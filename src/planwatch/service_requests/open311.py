@@ -49,6 +49,7 @@ __all__ = [
     "RequestQuery",
     "UpdateQuery",
     "add_citizen_update",
+    "attributes_from_fields",
     "check_jurisdiction",
     "created_document",
     "discovery_document",
@@ -391,12 +392,9 @@ def _number(fields: Sequence[tuple[str, str]], name: str) -> float | None:
     return value
 
 
-def new_request(fields: Sequence[tuple[str, str]]) -> NewRequest:
-    """The Open311 POST fields as a ``NewRequest``; ``attribute[CODE]`` and the repeated
-    ``attribute[CODE][]`` of a multivaluelist become the request's attributes."""
-    service_code = (_first(fields, "service_code") or "").strip()
-    if not service_code:
-        raise InvalidValueError("service_code is required; GET services.xml lists the request types")
+def attributes_from_fields(fields: Sequence[tuple[str, str]]) -> dict[str, str | list[str]]:
+    """``attribute[CODE]`` fields, and the repeated ``attribute[CODE][]`` of a multivaluelist, as
+    the request's attributes (checked against the type's definition when the request is filed)."""
     attributes: dict[str, str | list[str]] = {}
     for key, value in fields:
         match = _ATTRIBUTE.match(key)
@@ -408,6 +406,16 @@ def new_request(fields: Sequence[tuple[str, str]]) -> NewRequest:
             attributes[code] = [*(previous if isinstance(previous, list) else [previous]), value]
         else:
             attributes[code] = value
+    return attributes
+
+
+def new_request(fields: Sequence[tuple[str, str]]) -> NewRequest:
+    """The Open311 POST fields as a ``NewRequest``; ``attribute[CODE]`` and the repeated
+    ``attribute[CODE][]`` of a multivaluelist become the request's attributes."""
+    service_code = (_first(fields, "service_code") or "").strip()
+    if not service_code:
+        raise InvalidValueError("service_code is required; GET services.xml lists the request types")
+    attributes = attributes_from_fields(fields)
 
     def text(name: str) -> str | None:
         value = _first(fields, name)

@@ -173,8 +173,11 @@ def _attributes(service_type: ServiceType, given: dict[str, str | list[str]]) ->
         c for c, a in definitions.items() if a.get("required") and a.get("variable", True) and c not in out
     ]
     if missing:
+        spec = definitions[missing[0]]
+        choices = ", ".join(f"{v['key']} ({v['name']})" for v in spec.get("values", []))
         raise InvalidValueError(
-            f"attribute[{missing[0]}] is required for {service_type.code}: {definitions[missing[0]]['description']}"
+            f"attribute[{missing[0]}] is required for {service_type.code}: {spec['description']}"
+            + (f"; one of {choices}" if choices else "")
         )
     return out
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from planwatch.accounts.policy import Operation
-from planwatch.errors import PlanwatchError
+from planwatch.errors import InvalidValueError, PlanwatchError
 from planwatch.models.enums import RequestAction, RequestChannel, RequestKind, Satisfaction
+from planwatch.service_requests.open311 import attributes_from_fields
 from planwatch.service_requests.ratelimit import RateLimiter
 from planwatch.service_requests.service import (
     CLOSE_REASONS,
@@ -63,7 +64,7 @@ def _form_page(
     lang: str,
     *,
     secure: bool,
-    form: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -96,6 +97,17 @@ def _float(text: str) -> float | None:
     return float(text) if text else None
 
 
+async def _typed_attributes(request: Request) -> dict[str, list[str]]:
+    """The form's type-specific fields, named ``{service_code}:attribute[CODE]`` so that only the
+    chosen type's answers count (the form shows every type's fields when scripts are off)."""
+    form = await request.form()  # already read for the route's own fields
+    typed: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if ":attribute[" in key and isinstance(value, str):
+            typed.setdefault(key, []).append(value)
+    return typed
+
+
 # Starlette caps a form field at 1 MiB before the route runs; a longer paste is let through to be
 # refused on the form with the description's own limit (the body limit still applies)
 @router.post("/requests/new", response_class=HTMLResponse, form_limits={"max_part_size": 8 * 2**20})
@@ -105,6 +117,7 @@ def request_submit(
     settings: SettingsDep,
     now: NowDep,
     lang: LanguageDep,
+    typed: Annotated[dict[str, list[str]], Depends(_typed_attributes)],
     service_code: Annotated[str, Form(max_length=64)] = "",
     description: Annotated[str, Form()] = "",
     kind: Annotated[str, Form(max_length=32)] = "complaint",
@@ -115,14 +128,15 @@ def request_submit(
     phone: Annotated[str, Form()] = "",
 ) -> Response:
     """Problems are answered on the form with everything typed kept; nothing is stored."""
-    form = dict(zip(FORM_FIELDS, (service_code, description, kind, lat, lon, address_string, first_name, phone),
-                    strict=True))  # fmt: skip
+    form: dict[str, Any] = dict(zip(FORM_FIELDS, (service_code, description, kind, lat, lon, address_string,
+                                                  first_name, phone), strict=True))  # fmt: skip
+    form["attributes"] = typed
     _limiter(request).check(("form", source_ip(request)), what="requests from this address")
     try:
         try:
             point = (_float(lat), _float(lon))
         except ValueError as exc:
-            raise PlanwatchError(
+            raise InvalidValueError(
                 "lat/long must be numbers (WGS84 degrees); clear them and use the address"
             ) from exc
         filed = submit_request(
@@ -136,6 +150,14 @@ def request_submit(
                 address_string=address_string or None,
                 first_name=first_name or None,
                 phone=phone or None,
+                attributes=attributes_from_fields(
+                    [
+                        (key.removeprefix(f"{service_code}:"), value)
+                        for key, values in typed.items()
+                        if key.startswith(f"{service_code}:")
+                        for value in values
+                    ]
+                ),
             ),
             channel=RequestChannel.web,
             actor="web",
