@@ -283,7 +283,7 @@ def test_closed_requests_are_anonymised_after_the_retention_period(rdb: Session,
     rdb.flush()
     notes = rdb.scalars(select(RequestEvent.note).where(RequestEvent.request_id == request.id)).all()
     stored = " ".join([request.address or "", request.status_notes or "", *(n or "" for n in notes)])
-    assert "13812348000" not in stored and "1234 8000" not in stored and "85551234" not in stored
+    assert not any(number in stored for number in ("13812348000", "1234 8000", "85551234"))
     assert "028-****1234" in stored
     assert anonymise_closed(rdb, now=NOW + timedelta(days=182), retention_days=180) == 0
 

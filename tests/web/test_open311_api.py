@@ -405,6 +405,23 @@ def test_a_flood_from_one_client_gets_429_with_retry_after(
     assert other.status_code == 200
 
 
+def test_a_flood_of_bad_keys_from_one_address_gets_429_and_good_keys_still_work(
+    server: LiveServer, key: str
+) -> None:
+    """Past requests_per_minute bad keys in a minute, the address's bad keys get 429 (no more
+    security-log rows); a good key from the same address is still served."""
+    strict = server.settings.model_copy(update={"requests_per_minute": 2})
+    for small in run_live_server(strict):  # the same database, a fresh app and limit of 2
+        data = {"service_code": "sanitation", **POINT, "description": "guess"}
+        codes = [post(small, "/requests.json", {**data, "api_key": f"o311_guess{i}"}).status_code
+                 for i in range(3)]  # fmt: skip
+        assert codes == [403, 403, 429]
+        refused = post(small, "/requests.json", {**data, "api_key": "o311_guess9"})
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "bad api_key from this address" in error_text(refused, "json")
+        assert post(small, "/requests.json", {**data, "api_key": key}).status_code == 200
+
+
 # ---------------------------------------------------------------------------------------------
 # privacy
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,6 +22,7 @@ from planwatch.config import Settings
 from planwatch.divisions.service import division_tree
 from planwatch.errors import ForbiddenError, UnauthorizedError
 from planwatch.evaluation.service import PUBLIC, Audience
+from planwatch.service_requests.ratelimit import RateLimiter
 from planwatch.web.i18n import LANGUAGES
 
 Id = Annotated[int, Path(ge=1, le=2**53, description="A numeric id")]
@@ -65,6 +67,27 @@ NowDep = Annotated[datetime, Depends(get_now)]
 
 def source_ip(request: Request) -> str:
     return request.client.host if request.client else "-"
+
+
+_LIMITERS_LOCK = threading.Lock()
+
+
+def app_limiter(request: Request, name: str) -> RateLimiter:
+    """The app's rate limiter called ``name`` (Open311 POSTs per api_key, web forms and survey
+    answers per source address, bad api_keys per address): ``requests_per_minute`` events per
+    rolling minute and key, on the app's clock (tests move time instead of sleeping), created on
+    first use."""
+    state = request.app.state
+    with _LIMITERS_LOCK:
+        limiters: dict[str, RateLimiter] | None = getattr(state, "rate_limiters", None)
+        if limiters is None:
+            limiters = state.rate_limiters = {}
+        if name not in limiters:
+            clock = state.clock
+            limiters[name] = RateLimiter(
+                state.settings.requests_per_minute, window=60, clock=lambda: clock().timestamp()
+            )
+        return limiters[name]
 
 
 def request_id(request: Request) -> str:

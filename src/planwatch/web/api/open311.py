@@ -13,7 +13,6 @@ cookies and no CSRF token.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
@@ -42,9 +41,9 @@ from planwatch.models import Open311Client
 from planwatch.models.enums import RequestChannel
 from planwatch.service_requests import open311
 from planwatch.service_requests.open311 import MEDIA_TYPES, Document, Format
-from planwatch.service_requests.ratelimit import RateLimiter, RateLimitExceededError
+from planwatch.service_requests.ratelimit import RateLimitExceededError
 from planwatch.service_requests.service import authenticate_client, submit_request
-from planwatch.web.deps import NowDep, SessionDep, SettingsDep
+from planwatch.web.deps import NowDep, SessionDep, SettingsDep, app_limiter, source_ip
 
 PREFIX = "/open311/v2"
 
@@ -173,7 +172,6 @@ def _checked(fmt: str, jurisdiction_id: str | None, settings: Settings) -> Forma
 # posted forms and the rate limit
 
 MAX_FORM_FIELDS = 200
-_LIMITER_LOCK = threading.Lock()
 
 
 async def posted_form(request: Request, settings: SettingsDep) -> FormData:
@@ -208,25 +206,21 @@ def _first(fields: list[tuple[str, str]], name: str) -> str | None:
     return next((value for key, value in fields if key == name), None)
 
 
-def limiter(request: Request, settings: Settings) -> RateLimiter:
-    """The app's limiter of POSTs per api_key (``requests_per_minute`` per rolling minute),
-    created on first use and measured on the app's clock."""
-    state = request.app.state
-    with _LIMITER_LOCK:
-        existing: RateLimiter | None = getattr(state, "open311_limiter", None)
-        if existing is None:
-            clock = state.clock
-            existing = RateLimiter(settings.requests_per_minute, window=60, clock=lambda: clock().timestamp())
-            state.open311_limiter = existing
-        return existing
-
-
 def _client(
     session: Session, fields: list[tuple[str, str]], request: Request, settings: Settings, now: datetime
 ) -> Open311Client:
-    """The client of the posted api_key (403 if bad), counted against its rate (429 if over)."""
-    client = authenticate_client(session, _first(fields, "api_key"), now=now)
-    limiter(request, settings).check(client.id, what="POSTs from this api_key")
+    """The client of the posted api_key (403 if bad), counted against its rate (429 if over).
+    Bad keys count against the sending address: past ``requests_per_minute`` of them in a
+    minute the address's bad keys get 429 with Retry-After instead of 403 (a guessing client is
+    slowed down and does not fill the security log); good keys from it still work."""
+    try:
+        client = authenticate_client(session, _first(fields, "api_key"), now=now)
+    except ForbiddenError:
+        app_limiter(request, "open311 bad keys").check(
+            source_ip(request), what="POSTs with a missing or bad api_key from this address"
+        )
+        raise
+    app_limiter(request, "open311 POSTs").check(client.id, what="POSTs from this api_key")
     return client
 
 

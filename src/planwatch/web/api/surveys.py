@@ -17,11 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from planwatch.accounts.policy import Operation
 from planwatch.accounts.principal import Principal
-from planwatch.config import Settings
 from planwatch.models import Survey
 from planwatch.models.enums import DivisionLevel, RequestChannel
 from planwatch.service_requests.matching import PAIRS, MatchResult, PairOut, supply_demand
-from planwatch.service_requests.ratelimit import RateLimiter
 from planwatch.service_requests.survey_results import SurveyResults, survey_results
 from planwatch.service_requests.surveys import (
     close_survey,
@@ -32,7 +30,7 @@ from planwatch.service_requests.surveys import (
     submit_answers,
     validate_survey_data,
 )
-from planwatch.web.deps import NowDep, PrincipalDep, SessionDep, SettingsDep, requires, source_ip
+from planwatch.web.deps import NowDep, PrincipalDep, SessionDep, SettingsDep, app_limiter, requires, source_ip
 
 router = APIRouter(tags=["surveys"])
 
@@ -134,16 +132,6 @@ class ResponseOut(BaseModel):
     simulated: bool
 
 
-def survey_limiter(request: Request, settings: Settings) -> RateLimiter:
-    """The app's limiter of survey answers per source address (``requests_per_minute``)."""
-    limiter: RateLimiter | None = getattr(request.app.state, "survey_limiter", None)
-    if limiter is None:
-        clock = request.app.state.clock
-        limiter = RateLimiter(settings.requests_per_minute, window=60, clock=lambda: clock().timestamp())
-        request.app.state.survey_limiter = limiter
-    return limiter
-
-
 def may_manage(principal: Principal) -> bool:
     return principal.can(Operation.surveys_manage)
 
@@ -222,9 +210,7 @@ def api_answer_survey(
     body: AnswersIn,
 ) -> ResponseOut:
     survey = get_survey(session, code)
-    survey_limiter(request, settings).check(
-        ("survey", source_ip(request)), what="survey answers from this address"
-    )
+    app_limiter(request, "survey answers").check(source_ip(request), what="survey answers from this address")
     response = submit_answers(
         session,
         survey,

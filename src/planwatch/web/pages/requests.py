@@ -13,7 +13,7 @@ from planwatch.accounts.policy import Operation
 from planwatch.errors import InvalidValueError, PlanwatchError
 from planwatch.models.enums import RequestAction, RequestChannel, RequestKind, Satisfaction
 from planwatch.service_requests.open311 import attributes_from_fields
-from planwatch.service_requests.ratelimit import RateLimiter
+from planwatch.service_requests.ratelimit import RateLimitExceededError
 from planwatch.service_requests.service import (
     CLOSE_REASONS,
     NewRequest,
@@ -32,6 +32,7 @@ from planwatch.web.deps import (
     SessionDep,
     SettingsDep,
     anonymous_form_token,
+    app_limiter,
     requires,
     set_form_cookie,
     source_ip,
@@ -44,13 +45,6 @@ router = APIRouter(include_in_schema=False)
 CITIZEN_KINDS = (RequestKind.complaint, RequestKind.help, RequestKind.suggestion, RequestKind.consultation,
                  RequestKind.report, RequestKind.praise)  # fmt: skip
 FORM_FIELDS = ("service_code", "description", "kind", "lat", "lon", "address_string", "first_name", "phone")
-
-
-def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter | None = getattr(request.app.state, "form_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.form_limiter = RateLimiter(request.app.state.settings.requests_per_minute)
-    return limiter
 
 
 def _no_store(response: Response) -> Response:
@@ -131,8 +125,10 @@ def request_submit(
     form: dict[str, Any] = dict(zip(FORM_FIELDS, (service_code, description, kind, lat, lon, address_string,
                                                   first_name, phone), strict=True))  # fmt: skip
     form["attributes"] = typed
-    _limiter(request).check(("form", source_ip(request)), what="requests from this address")
     try:
+        app_limiter(request, "request form").check(source_ip(request), what="requests from this address")
+        if kind not in RequestKind._value2member_map_:
+            raise InvalidValueError(f"kind {kind[:32]!r} is not a kind of request; choose one from the list")
         try:
             point = (_float(lat), _float(lon))
         except ValueError as exc:
@@ -144,7 +140,7 @@ def request_submit(
             NewRequest(
                 service_code=service_code,
                 description=description,
-                kind=RequestKind(kind) if kind in RequestKind._value2member_map_ else RequestKind.complaint,
+                kind=RequestKind(kind),
                 lat=point[0],
                 lon=point[1],
                 address_string=address_string or None,
@@ -167,8 +163,11 @@ def request_submit(
     except PlanwatchError as exc:
         # the form keeps what was typed (a 5 MB paste is not echoed back)
         form["description"] = form["description"][: settings.request_description_max_chars]
-        return _form_page(request, session, lang, secure=settings.cookie_secure, form=form, error=exc.message,
+        page = _form_page(request, session, lang, secure=settings.cookie_secure, form=form, error=exc.message,
                           status_code=exc.status_code if exc.status_code != 422 else 400)  # fmt: skip
+        if isinstance(exc, RateLimitExceededError):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     return RedirectResponse(f"/requests/{filed.id}?filed=1", status_code=303)
 
 

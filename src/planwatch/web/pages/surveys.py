@@ -35,7 +35,7 @@ from planwatch.service_requests.surveys import (
     list_surveys,
     submit_answers,
 )
-from planwatch.web.api.surveys import may_manage, may_read_texts, survey_limiter, survey_out
+from planwatch.web.api.surveys import may_manage, may_read_texts, survey_out
 from planwatch.web.deps import (
     CSRF_COOKIE,
     LanguageDep,
@@ -43,6 +43,7 @@ from planwatch.web.deps import (
     PrincipalDep,
     SessionDep,
     SettingsDep,
+    app_limiter,
     source_ip,
 )
 from planwatch.web.i18n import translator
@@ -203,8 +204,8 @@ def survey_submit(
             request, session, principal, lang, survey, secure=settings.cookie_secure, values=values
         )
     try:
-        survey_limiter(request, settings).check(
-            ("survey", source_ip(request)), what="survey answers from this address"
+        app_limiter(request, "survey answers").check(
+            source_ip(request), what="survey answers from this address"
         )
         if not street and not community:
             raise InvalidValueError(f"division_code: {t('sv_pick_street')}")
