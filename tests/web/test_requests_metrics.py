@@ -210,3 +210,28 @@ def test_the_chart_is_drawn_offline(browser: object, server: LiveServer) -> None
         assert visit.errors == []
     finally:
         visit.close()
+
+
+def test_kept_results_never_outlive_a_change_in_the_requests(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    """Metrics and hot spots are kept between identical calls, keyed on the requests' version:
+    a new request shows at once."""
+    params = {"level": "city", "month": "2025-12"}
+
+    def december() -> tuple[int, dict[str, Any]]:
+        body = client.get("/api/requests/metrics", params=params).json()
+        return sum(u["received"] for u in body["units"]), body
+
+    before, first = december()
+    assert december()[1] == first  # the kept answer is the same answer
+    spots = client.get("/api/requests/hotspots", params={"day": "2025-12-10", "all": "true"}).json()
+    engine = make_engine(server.settings.database_url)
+    try:
+        with transaction(session_factory(engine)) as db:
+            add_request(db, datetime(2025, 12, 8, 2, 0, tzinfo=UTC), community=SHUIJINGFANG)
+    finally:
+        engine.dispose()
+    assert december()[0] == before + 1
+    after = client.get("/api/requests/hotspots", params={"day": "2025-12-10", "all": "true"}).json()
+    assert after != spots

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import json
-from datetime import date
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated
@@ -125,14 +124,6 @@ def anonymise(
     console.print(f"anonymised {count} request(s) closed more than {retention} days ago")
 
 
-def _month(text: str, option: str) -> str:
-    try:
-        date.fromisoformat(f"{text}-01")
-    except ValueError as exc:
-        raise InvalidValueError(f"{option} {text!r} is not a month like 2025-06") from exc
-    return text
-
-
 @requests_app.command("write-metrics")
 @reports_errors
 def write_metrics(
@@ -145,7 +136,12 @@ def write_metrics(
 ) -> None:
     """Write the monthly response, resolution, satisfaction and on-time rates per district and
     street as indicator values (re-running changes nothing)."""
-    from planwatch.service_requests.metrics import month_of, month_text, write_request_indicators  # on use
+    from planwatch.service_requests.metrics import (  # on use
+        month_of,
+        month_text,
+        parse_month,
+        write_request_indicators,
+    )
 
     settings = Settings()
     with unit_of_work(settings) as session:
@@ -155,8 +151,8 @@ def write_metrics(
         if first is None:
             console.print("no requests yet; nothing written")
             return
-        begin = _month(start, "--from") if start else month_text(month_of(first))
-        stop = _month(end, "--to") if end else month_text(month_of(last))
+        begin = month_text(parse_month(start, "--from") if start else month_of(first))
+        stop = month_text(parse_month(end, "--to") if end else month_of(last))
         written = write_request_indicators(
             session, start=begin, end=stop, actor=operator().name, now=system_clock(), settings=settings
         )

@@ -39,7 +39,13 @@ from planwatch.errors import ForbiddenError, InvalidValueError, NotFoundError
 from planwatch.models import Department, Open311Client, RequestEvent, ServiceRequest, ServiceType
 from planwatch.models.enums import OPEN311_CLOSED, RequestAction, RequestState
 from planwatch.pii import mask_text
-from planwatch.service_requests.service import NewRequest, act, public_events_clause, public_note
+from planwatch.service_requests.service import (
+    NewRequest,
+    act,
+    check_media_url,
+    public_events_clause,
+    public_note,
+)
 
 __all__ = [
     "MAX_REQUESTS",
@@ -54,6 +60,7 @@ __all__ = [
     "created_document",
     "discovery_document",
     "error_document",
+    "first_field",
     "fms_status",
     "new_request",
     "parse_flag",
@@ -372,7 +379,8 @@ def parse_update_query(params: Mapping[str, str | None], *, now: datetime) -> Up
     return UpdateQuery(start=start, end=end, page=page, page_size=page_size)
 
 
-def _first(fields: Sequence[tuple[str, str]], name: str) -> str | None:
+def first_field(fields: Sequence[tuple[str, str]], name: str) -> str | None:
+    """The first value posted under ``name`` (None when absent)."""
     return next((value for key, value in fields if key == name), None)
 
 
@@ -380,7 +388,7 @@ _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 
 
 def _number(fields: Sequence[tuple[str, str]], name: str) -> float | None:
-    text = (_first(fields, name) or "").strip()
+    text = (first_field(fields, name) or "").strip()
     if not text:
         return None
     try:
@@ -412,18 +420,18 @@ def attributes_from_fields(fields: Sequence[tuple[str, str]]) -> dict[str, str |
 def new_request(fields: Sequence[tuple[str, str]]) -> NewRequest:
     """The Open311 POST fields as a ``NewRequest``; ``attribute[CODE]`` and the repeated
     ``attribute[CODE][]`` of a multivaluelist become the request's attributes."""
-    service_code = (_first(fields, "service_code") or "").strip()
+    service_code = (first_field(fields, "service_code") or "").strip()
     if not service_code:
         raise InvalidValueError("service_code is required; GET services.xml lists the request types")
     attributes = attributes_from_fields(fields)
 
     def text(name: str) -> str | None:
-        value = _first(fields, name)
+        value = first_field(fields, name)
         return value if value is not None and value.strip() else None
 
     return NewRequest(
         service_code=service_code,
-        description=_first(fields, "description") or "",
+        description=first_field(fields, "description") or "",
         lat=_number(fields, "lat"),
         lon=_number(fields, "long"),
         address_string=text("address_string"),
@@ -456,7 +464,7 @@ def add_citizen_update(
     ForbiddenError
         The request was filed through another client.
     """
-    id_text = (_first(fields, "service_request_id") or "").strip()
+    id_text = (first_field(fields, "service_request_id") or "").strip()
     if not id_text:
         raise InvalidValueError("service_request_id is required: the request the update is about")
     request = session.get(ServiceRequest, parse_request_id(id_text))
@@ -467,13 +475,12 @@ def add_citizen_update(
             f"service request {request.id} was not submitted through this api_key; only the client that "
             "filed a request may add the citizen's updates to it"
         )
-    description = (_first(fields, "description") or "").strip()
+    description = (first_field(fields, "description") or "").strip()
     if not description:
         raise InvalidValueError("description is required: the text of the citizen's update")
-    media_url = (_first(fields, "media_url") or "").strip()
+    media_url = (first_field(fields, "media_url") or "").strip()
     if media_url:
-        if not re.match(r"^https?://\S{1,990}$", media_url):
-            raise InvalidValueError("media_url must be an http(s) URL of at most 1,000 characters")
+        check_media_url(media_url)
         description = f"{description}\n附件 / media: {media_url}"
     event = act(
         session,

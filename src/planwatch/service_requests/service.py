@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from planwatch.accounts.policy import Operation
@@ -76,6 +76,7 @@ the others (派单, 签收, 联系, 退单, 转办 and plain notes) are internal
 CLOSE_REASONS = ("resolved", "duplicate", "not_responsible", "no_further_action")
 TRIAGE_CONFIDENCE = 0.8
 """A suggested type this sure and different from the chosen one holds the request for a person."""
+MEDIA_URL = re.compile(r"^https?://\S{1,990}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,19}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
@@ -225,8 +226,8 @@ def submit_request(
     description = _clean_text(new.description, "description", settings.request_description_max_chars) or ""
     address = _clean_text(new.address_string, "address_string", 300)
     attributes = _attributes(service_type, new.attributes)
-    if new.media_url and not re.match(r"^https?://\S{1,990}$", new.media_url.strip()):
-        raise InvalidValueError("media_url must be an http(s) URL of at most 1,000 characters")
+    if new.media_url:
+        check_media_url(new.media_url)
     phone = _clean_text(new.phone, "phone", 30)
     if phone and not _PHONE.match(phone):
         raise InvalidValueError(f"phone {phone[:3]}… is not a phone number (digits, spaces, dashes, + only)")
@@ -343,6 +344,23 @@ def _dispatch(
     return _event(
         session, request, A.dispatched, before, S.dispatched, actor=actor, now=now, note=note, public=public
     )
+
+
+def requests_version(session: Session) -> tuple[int | None, int | None]:
+    """A stamp that changes whenever requests change (every change writes a timeline event):
+    the newest event's and request's ids, two index lookups. Cached metrics key on it."""
+    return (
+        session.scalar(select(func.max(RequestEvent.id))),
+        session.scalar(select(func.max(ServiceRequest.id))),
+    )
+
+
+def check_media_url(url: str) -> str:
+    """``url`` stripped, or InvalidValueError when it is not an http(s) URL of at most 1,000 characters."""
+    url = url.strip()
+    if not MEDIA_URL.match(url):
+        raise InvalidValueError("media_url must be an http(s) URL of at most 1,000 characters")
+    return url
 
 
 def public_events_clause() -> ColumnElement[bool]:

@@ -8,9 +8,10 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request, Response
 from sqlalchemy.orm import Session
@@ -88,6 +89,34 @@ def app_limiter(request: Request, name: str) -> RateLimiter:
                 state.settings.requests_per_minute, window=60, clock=lambda: clock().timestamp()
             )
         return limiters[name]
+
+
+T = TypeVar("T")
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 128
+
+
+def cached(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, or its result kept from an earlier call with the same ``key``.
+
+    For expensive public reads (request metrics, hot spots): the key must hold everything the
+    result depends on, the data's version included (e.g. the newest timeline event's id), so a
+    kept result is never stale; the app keeps the ``CACHE_ENTRIES`` most recently used results.
+    Two callers missing at once both compute (the lock is never held while computing)."""
+    state = request.app.state
+    with _CACHE_LOCK:
+        store: OrderedDict[Hashable, Any] | None = getattr(state, "result_cache", None)
+        if store is None:
+            store = state.result_cache = OrderedDict()
+        if key in store:
+            store.move_to_end(key)
+            return store[key]  # type: ignore[no-any-return]
+    value = compute()
+    with _CACHE_LOCK:
+        store[key] = value
+        while len(store) > CACHE_ENTRIES:
+            store.popitem(last=False)
+    return value
 
 
 def request_id(request: Request) -> str:

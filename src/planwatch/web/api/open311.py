@@ -202,10 +202,6 @@ def _fields(form: FormData, request: Request) -> list[tuple[str, str]]:
     return fields
 
 
-def _first(fields: list[tuple[str, str]], name: str) -> str | None:
-    return next((value for key, value in fields if key == name), None)
-
-
 def _client(
     session: Session, fields: list[tuple[str, str]], request: Request, settings: Settings, now: datetime
 ) -> Open311Client:
@@ -214,7 +210,7 @@ def _client(
     minute the address's bad keys get 429 with Retry-After instead of 403 (a guessing client is
     slowed down and does not fill the security log); good keys from it still work."""
     try:
-        client = authenticate_client(session, _first(fields, "api_key"), now=now)
+        client = authenticate_client(session, open311.first_field(fields, "api_key"), now=now)
     except ForbiddenError:
         app_limiter(request, "open311 bad keys").check(
             source_ip(request), what="POSTs with a missing or bad api_key from this address"
@@ -300,7 +296,7 @@ def open311_create_request(
 ) -> Response:
     """File a request; answers its service_request_id and a notice of who handles it by when."""
     fields = _fields(form, request)
-    format_ = _checked(fmt, _first(fields, "jurisdiction_id"), settings)
+    format_ = _checked(fmt, open311.first_field(fields, "jurisdiction_id"), settings)
     client = _client(session, fields, request, settings, now)
     created = submit_request(
         session,
@@ -420,7 +416,7 @@ def open311_post_update(
 ) -> Response:
     """A citizen's note on a request this client submitted; answers its update_id."""
     fields = _fields(form, request)
-    format_ = _checked(fmt, _first(fields, "jurisdiction_id"), settings)
+    format_ = _checked(fmt, open311.first_field(fields, "jurisdiction_id"), settings)
     client = _client(session, fields, request, settings, now)
     event = open311.add_citizen_update(session, fields, client=client, now=now)
     return _answer(open311.update_created_document(event), format_)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,8 @@ from planwatch.service_requests.hotspots import (
     hotspots,
 )
 from planwatch.service_requests.metrics import MetricsOut, UnitLevel, metrics_view, requested_window
-from planwatch.web.deps import NowDep, SessionDep, SettingsDep
+from planwatch.service_requests.service import requests_version
+from planwatch.web.deps import NowDep, SessionDep, SettingsDep, cached
 
 router = APIRouter(prefix="/api/requests", tags=["requests"])
 
@@ -47,6 +48,7 @@ MonthParam = Annotated[
     summary="Request metrics (诉求考核指标) per unit: rates with their N, ranks among units with enough cases",
 )
 def api_requests_metrics(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -61,8 +63,20 @@ def api_requests_metrics(
     ] = False,
 ) -> MetricsOut:
     first, last = requested_window(session, now=now, month=month, start=start, end=end)
-    return metrics_view(
-        session, level=level, start=first, end=last, now=now, min_n=settings.request_min_n, by_month=by_month
+    minute = now.replace(second=0, microsecond=0)
+    key = ("metrics", level, first, last, by_month, settings.request_min_n, minute, requests_version(session))
+    return cached(
+        request,
+        key,
+        lambda: metrics_view(
+            session,
+            level=level,
+            start=first,
+            end=last,
+            now=now,
+            min_n=settings.request_min_n,
+            by_month=by_month,
+        ),
     )
 
 
@@ -94,6 +108,7 @@ def _filter_ids(
     summary="Demand hot spots (诉求热点): (division, request type) cells far above their trailing baseline",
 )
 def api_requests_hotspots(
+    request: Request,
     session: SessionDep,
     now: NowDep,
     day: Annotated[
@@ -119,15 +134,22 @@ def api_requests_hotspots(
     if day is not None and not 1949 <= day.year <= 2100:
         raise InvalidValueError(f"day {day} is out of range; give a day from 1949 to 2100 / 日期超出范围")
     type_id, district_id = _filter_ids(session, service_code, district)
-    return hotspots(
-        session,
-        day=day or (now + timedelta(hours=8)).date(),
-        period=period,
-        baseline_periods=baseline_periods,
-        min_count=min_count,
-        z_min=z_min,
-        service_type_id=type_id,
-        district_id=district_id,
-        only_hot=not all_cells,
-        limit=limit,
+    day = day or (now + timedelta(hours=8)).date()
+    key = ("hotspots", day, period, baseline_periods, min_count, z_min, type_id, district_id, all_cells, limit,
+           requests_version(session))  # fmt: skip
+    return cached(
+        request,
+        key,
+        lambda: hotspots(
+            session,
+            day=day,
+            period=period,
+            baseline_periods=baseline_periods,
+            min_count=min_count,
+            z_min=z_min,
+            service_type_id=type_id,
+            district_id=district_id,
+            only_hot=not all_cells,
+            limit=limit,
+        ),
     )

@@ -3,7 +3,6 @@ the JSON twins under /api/coverage, so a page stays small however many residents
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -27,7 +26,7 @@ from planwatch.errors import NotFoundError
 from planwatch.models.enums import DivisionLevel
 from planwatch.web.deps import Id, LanguageDep, SessionDep
 from planwatch.web.i18n import translator
-from planwatch.web.pages.routes import render
+from planwatch.web.pages.routes import render, script_json
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,11 +52,6 @@ def facility_label(lang: str) -> Callable[[str], str]:
 def worst_first(rows: list[DivisionResultOut]) -> list[DivisionResultOut]:
     """Lowest share first (divisions without residents last), so the gaps head the table."""
     return sorted(rows, key=lambda r: (r.share is None, r.share if r.share is not None else 0.0, r.code))
-
-
-def script_json(value: Any) -> str:
-    """JSON safe inside a ``<script>`` element (no ``</script>`` can end it early)."""
-    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def map_labels(lang: str) -> dict[str, str]:

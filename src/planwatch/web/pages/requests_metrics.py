@@ -4,7 +4,6 @@ few cases are shown without a rank. The JSON twin is GET /api/requests/metrics."
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -25,9 +24,10 @@ from planwatch.service_requests.metrics import (
     parse_month,
     requested_window,
 )
-from planwatch.web.deps import LanguageDep, NowDep, SessionDep, SettingsDep
+from planwatch.service_requests.service import requests_version
+from planwatch.web.deps import LanguageDep, NowDep, SessionDep, SettingsDep, cached
 from planwatch.web.i18n import translator
-from planwatch.web.pages.routes import render
+from planwatch.web.pages.routes import render, script_json
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,11 +40,6 @@ MapRate = Literal["response", "on_time", "overdue", "resolution", "satisfaction"
 def percent(value: float | None) -> str:
     """A 0–1 rate as a percentage for display (— without cases)."""
     return "—" if value is None else f"{100 * value:.1f}%"
-
-
-def script_json(value: Any) -> str:
-    """JSON safe inside a ``<script>`` element (no ``</script>`` can end it early)."""
-    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def chart_data(series: MetricsOut, lang: str) -> dict[str, Any]:
@@ -150,7 +145,14 @@ def requests_metrics_page(
     map_rate: Annotated[MapRate, Query(alias="map")] = "satisfaction",
 ) -> Response:
     first, _ = requested_window(session, now=now, month=month)
-    board = dashboard_view(session, month=first, now=now, min_n=settings.request_min_n, levels=TABLE_LEVELS)
+    minute = now.replace(second=0, microsecond=0)
+    board = cached(
+        request,
+        ("dashboard", first, settings.request_min_n, minute, requests_version(session)),
+        lambda: dashboard_view(
+            session, month=first, now=now, min_n=settings.request_min_n, levels=TABLE_LEVELS
+        ),
+    )
     city = board.city
     return render(
         request,

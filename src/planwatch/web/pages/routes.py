@@ -48,6 +48,11 @@ TEMPLATES.env.filters["fmt"] = _fmt
 TEMPLATES.env.globals["Status"] = Status
 
 
+def script_json(value: Any) -> str:
+    """JSON safe inside a ``<script>`` element (no ``</script>`` can end it early)."""
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
 def render(request: Request, template: str, lang: str, status_code: int = 200, **context: Any) -> Response:
     response = TEMPLATES.TemplateResponse(
         request,

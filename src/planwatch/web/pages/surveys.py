@@ -10,7 +10,6 @@ session's token. Each page shares its service function with its JSON twin in ``w
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from typing import Annotated, Any, Literal
@@ -47,7 +46,7 @@ from planwatch.web.deps import (
     source_ip,
 )
 from planwatch.web.i18n import translator
-from planwatch.web.pages.routes import render
+from planwatch.web.pages.routes import render, script_json
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,11 +55,6 @@ SLIDER_FROM = 12
 RESULT_ROWS = 300
 """Divisions tabulated on the results page per question (all of them in the JSON twin)."""
 _CSRF_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{32,128}")
-
-
-def script_json(value: Any) -> str:
-    """JSON safe inside a ``<script>`` element."""
-    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def _no_store(response: Response) -> Response:
