@@ -71,7 +71,7 @@ def test_foreign_database_is_refused(empty_url: str) -> None:
 
 
 def test_head_revision_is_the_shipped_migration() -> None:
-    assert head_revision() == "0007"
+    assert head_revision() == "0008"
 
 
 def test_sqlite_enforces_foreign_keys(tmp_path: Path) -> None:

@@ -364,6 +364,7 @@ def test_routing_from_the_file_matches_the_router(session: Session, points: pd.D
         == "GOV-510121"
     )
     assert route("other", sample.iloc[0]) == f"GOV-{sample.iloc[0][:6]}"
+    assert route("community_life", sample.iloc[0]) == f"GOV-{sample.iloc[0][:9]}"
 
 
 def test_install_writes_everything_labelled_simulated_and_is_idempotent(

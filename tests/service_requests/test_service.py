@@ -244,6 +244,30 @@ def test_district_staff_work_on_requests_held_by_their_district_government(rdb: 
         act(rdb, request, RequestAction.contacted, now=NOW, principal=elsewhere)
 
 
+def test_community_shop_requests_go_to_the_street_office_whose_staff_and_district_handle_them(
+    rdb: Session, settings
+) -> None:
+    ids = _ids(rdb)
+    request = submit(rdb, settings, service_code="community_life", description="菜市场关门了,买菜不方便")
+    assert request.street is not None
+    assert request.street.code == "510104017"  # 锦官驿街道, where 水井坊社区 is
+    office = rdb.get(Department, request.department_id)
+    assert office is not None
+    assert (office.code, office.name_zh) == ("GOV-510104017", "锦官驿街道办事处")
+    street = Principal(6, "jgy", frozenset({Role.district_reporter}), capture=frozenset({ids["510104017"]}))
+    act(rdb, request, RequestAction.accepted, now=NOW, principal=street)
+    district = Principal(4, "jj", frozenset({Role.district_reporter}), capture=frozenset({ids["510104"]}))
+    act(rdb, request, RequestAction.contacted, now=NOW, principal=district, note="已电话联系")
+    other_street = Principal(
+        7, "dh", frozenset({Role.district_reporter}), capture=frozenset({ids["510104018"]})
+    )
+    with pytest.raises(ForbiddenError):
+        act(rdb, request, RequestAction.replied, now=NOW, principal=other_street, note="已处理")
+    placed_at_district = submit(rdb, settings, service_code="community_life", lat=None, lon=None,
+                                address_string="锦江区")  # fmt: skip
+    assert placed_at_district.department_id == _dept(rdb, "GOV-510104")
+
+
 def test_personal_data_is_revealed_only_with_a_reason_and_audited(rdb: Session, settings) -> None:
     request = submit(rdb, settings, phone="13812348000", first_name="王")
     with pytest.raises(InvalidValueError, match="reason"):

@@ -62,7 +62,8 @@ from planwatch.models import AddressPoint, Department, Division, ServiceRequest,
 from planwatch.models.enums import DivisionLevel, RequestChannel, RequestKind
 from planwatch.service_requests.catalogue import (
     DISTRICT_GOVERNMENT,
-    district_government_code,
+    STREET_OFFICE,
+    government_code,
     read_service_types,
 )
 from planwatch.service_requests.routing import Router
@@ -127,7 +128,8 @@ def route_from_file(address_points: pd.DataFrame, path: Path | None = None) -> R
     """Routing by the rules of a service-types file, as ``service_requests.routing.Router`` does
     in the database: a rule for the type in the deepest division on the community's path wins,
     then a rule for the type, then a rule for any type in a division, then the type's own
-    department; ``district_government`` is ``GOV-<district code>``."""
+    department; ``district_government`` is ``GOV-<district code>``, ``street_office``
+    ``GOV-<street code>``."""
     parsed = read_service_types(path or chengdu_path("service_types.yaml"))
     own = {t.code: t.department for t in parsed.types}
     paths: dict[str, tuple[str, ...]] = {
@@ -155,7 +157,9 @@ def route_from_file(address_points: pd.DataFrame, path: Path | None = None) -> R
                 best = (score, rule.department)
         if best is None:
             return own[type_code]
-        return district_government_code(path[1]) if best[1] == DISTRICT_GOVERNMENT else best[1]
+        if best[1] == DISTRICT_GOVERNMENT:
+            return government_code(path[1])
+        return government_code(path[2]) if best[1] == STREET_OFFICE else best[1]
 
     return route
 

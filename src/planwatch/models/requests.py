@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from planwatch.models.base import Base, str_enum, utcnow
@@ -70,6 +71,9 @@ class RoutingRule(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
     district_government: Mapped[bool] = mapped_column(default=False)
     """Route to the government of the request's district (属地兜底) instead of ``department``."""
+    street_office: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    """Route to the office of the request's street or town (街道办事处 / 乡镇政府) instead of
+    ``department``."""
 
     service_type: Mapped[ServiceType | None] = relationship()
     division: Mapped[Division | None] = relationship()

@@ -23,6 +23,9 @@ from planwatch.models.enums import DivisionLevel
 FORMAT = "planwatch.service-types/v1"
 DISTRICT_GOVERNMENT = "district_government"
 """A routing target meaning the government of the request's district (属地兜底)."""
+STREET_OFFICE = "street_office"
+"""A routing target meaning the office of the request's street or town (街道办事处 / 乡镇政府)."""
+LOCAL_TARGETS = (DISTRICT_GOVERNMENT, STREET_OFFICE)
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 
 
@@ -106,9 +109,18 @@ class LoadReport:
     problems: list[str] = field(default_factory=list)
 
 
-def district_government_code(district_code: str) -> str:
-    """The department code of a district's government (``GOV-510104``)."""
-    return f"GOV-{district_code}"
+def government_code(division_code: str) -> str:
+    """The department code of a district's government or a street's office (``GOV-510104``,
+    ``GOV-510104018``)."""
+    return f"GOV-{division_code}"
+
+
+def office_name(street: Division) -> tuple[str, str]:
+    """A street's or town's handling unit: 街道办事处 for a street, 人民政府 for a town or township."""
+    english = street.name_en or street.code
+    if street.name_zh.endswith("街道"):
+        return f"{street.name_zh}办事处", f"{english} Subdistrict Office"
+    return f"{street.name_zh}人民政府", f"{english} Government"
 
 
 def read_service_types(path: Path) -> ServiceTypesFile:
@@ -165,11 +177,12 @@ def load_service_types(session: Session, path: Path) -> LoadReport:
     name = path.name
     report = LoadReport()
     departments = {d.code: d for d in session.scalars(select(Department))}
+    current_divisions = select(Division).where(Division.valid_to.is_(None))
     districts = {
-        d.code: d
-        for d in session.scalars(
-            select(Division).where(Division.level == DivisionLevel.district, Division.valid_to.is_(None))
-        )
+        d.code: d for d in session.scalars(current_divisions.where(Division.level == DivisionLevel.district))
+    }
+    streets = {
+        d.code: d for d in session.scalars(current_divisions.where(Division.level == DivisionLevel.street))
     }
     divisions = dict(session.execute(select(Division.code, Division.id)).all())
     problems: list[Problem] = []
@@ -181,7 +194,7 @@ def load_service_types(session: Session, path: Path) -> LoadReport:
                         f"unknown department {entry.department!r}; add it under departments")
             )  # fmt: skip
     for index, rule in enumerate(parsed.routing):
-        if rule.department != DISTRICT_GOVERNMENT and rule.department not in known:
+        if rule.department not in LOCAL_TARGETS and rule.department not in known:
             problems.append(
                 Problem(name, f"routing[{index}]", "department", f"unknown department {rule.department!r}")
             )
@@ -194,8 +207,10 @@ def load_service_types(session: Session, path: Path) -> LoadReport:
 
     wanted = [(d.code, d.name, d.name_en) for d in parsed.departments]
     if any(r.department == DISTRICT_GOVERNMENT for r in parsed.routing):
-        wanted += [(district_government_code(c), f"{d.name_zh}人民政府", f"{d.name_en or c} Government")
+        wanted += [(government_code(c), f"{d.name_zh}人民政府", f"{d.name_en or c} Government")
                    for c, d in sorted(districts.items())]  # fmt: skip
+    if any(r.department == STREET_OFFICE for r in parsed.routing):
+        wanted += [(government_code(c), *office_name(d)) for c, d in sorted(streets.items())]
     # departments are created when missing; one that exists (the plan catalogue's) keeps its names
     for code, name_zh, name_en in wanted:
         department = departments.get(code)
@@ -242,16 +257,17 @@ def load_service_types(session: Session, path: Path) -> LoadReport:
                 report.unchanged = False
     session.flush()
 
-    wanted_rules: set[tuple[int | None, int | None, int | None, bool]] = set()
+    wanted_rules: set[tuple[int | None, int | None, int | None, bool, bool]] = set()
     for rule in parsed.routing:
         type_id = None if rule.type == "*" else types[rule.type].id
         division_id = divisions[rule.division] if rule.division else None
-        if rule.department == DISTRICT_GOVERNMENT:
-            wanted_rules.add((type_id, division_id, None, True))
+        if rule.department in LOCAL_TARGETS:
+            local = rule.department == DISTRICT_GOVERNMENT, rule.department == STREET_OFFICE
+            wanted_rules.add((type_id, division_id, None, *local))
         else:
-            wanted_rules.add((type_id, division_id, departments[rule.department].id, False))
+            wanted_rules.add((type_id, division_id, departments[rule.department].id, False, False))
     current = {
-        (r.service_type_id, r.division_id, r.department_id, r.district_government): r
+        (r.service_type_id, r.division_id, r.department_id, r.district_government, r.street_office): r
         for r in session.scalars(select(RoutingRule))
     }
     for rule_key, rule_row in current.items():
@@ -260,13 +276,14 @@ def load_service_types(session: Session, path: Path) -> LoadReport:
             report.unchanged = False
     session.flush()
     for rule_key in wanted_rules - set(current):
-        type_id, division_id, department_id, government = rule_key
+        type_id, division_id, department_id, government, office = rule_key
         session.add(
             RoutingRule(
                 service_type_id=type_id,
                 division_id=division_id,
                 department_id=department_id,
                 district_government=government,
+                street_office=office,
             )
         )
         report.unchanged = False

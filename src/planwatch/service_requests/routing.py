@@ -12,7 +12,7 @@ from planwatch.divisions.service import division_tree
 from planwatch.divisions.tree import DivisionTree
 from planwatch.models import Department, RoutingRule, ServiceType
 from planwatch.models.enums import DivisionLevel
-from planwatch.service_requests.catalogue import district_government_code
+from planwatch.service_requests.catalogue import government_code
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Rule:
     division_id: int | None
     department_id: int | None
     district_government: bool
+    street_office: bool = False
 
 
 class Router:
@@ -41,7 +42,7 @@ class Router:
     @classmethod
     def from_session(cls, session: Session) -> Router:
         rules = [
-            Rule(r.service_type_id, r.division_id, r.department_id, r.district_government)
+            Rule(r.service_type_id, r.division_id, r.department_id, r.district_government, r.street_office)
             for r in session.scalars(select(RoutingRule))
         ]
         types = dict(session.execute(select(ServiceType.id, ServiceType.department_id)).all())
@@ -73,8 +74,13 @@ class Router:
         if best is None:
             return own
         rule = best[1]
-        if not rule.district_government:
+        if not (rule.district_government or rule.street_office):
             return rule.department_id if rule.department_id is not None else own
         district = self.tree.ancestor_at(division_id, DivisionLevel.district)
-        # a request placed at the city only has no district government: its type's own department
-        return self.departments.get(district_government_code(district.code), own) if district else own
+        street = self.tree.ancestor_at(division_id, DivisionLevel.street) if rule.street_office else None
+        # a request placed above its street goes to its district's government; one placed at the
+        # city only, to its type's own department
+        for unit in (street, district):
+            if unit is not None and government_code(unit.code) in self.departments:
+                return self.departments[government_code(unit.code)]
+        return own

@@ -41,7 +41,7 @@ from planwatch.models.enums import (
     Satisfaction,
 )
 from planwatch.pii import mask_text, mask_value
-from planwatch.service_requests.catalogue import district_government_code
+from planwatch.service_requests.catalogue import government_code
 from planwatch.service_requests.locate import Locator
 from planwatch.service_requests.routing import Router
 
@@ -379,8 +379,9 @@ def public_note(event: RequestEvent) -> str | None:
 
 def may_handle(principal: Principal, request: ServiceRequest, department_codes: dict[int, str]) -> bool:
     """Whether ``principal`` works on ``request``: the 12345 centre on every request, a
-    department's staff on requests their department holds, a district's staff on requests held by
-    the government of a district in their scope."""
+    department's staff on requests their department holds, a district's or street's staff on
+    requests held by the government of a district, or the office of a street, in their scope (a
+    district's staff work on the requests of its street offices too)."""
     if principal.can(Operation.requests_dispatch):
         return True
     if not principal.can(Operation.requests_handle) or request.department_id is None:
@@ -388,10 +389,13 @@ def may_handle(principal: Principal, request: ServiceRequest, department_codes: 
     if principal.departments:
         return request.department_id in principal.departments
     code = department_codes.get(request.department_id, "")
-    return (
-        request.district_id is not None
+    return any(
+        unit is not None and unit.id in principal.capture and code == government_code(unit.code)
+        for unit in (request.district, request.street)
+    ) or (
+        request.street is not None
         and request.district_id in principal.capture
-        and code == (district_government_code(request.district.code) if request.district else None)
+        and code == government_code(request.street.code)
     )
 
 
