@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from planwatch.accounts.policy import Operation
 from planwatch.accounts.principal import Principal
@@ -334,8 +334,16 @@ def queue_view(
         )
     where = and_(*conditions)
     total = session.scalar(select(func.count()).select_from(ServiceRequest).where(where)) or 0
+    r = ServiceRequest
     rows = session.scalars(
-        select(ServiceRequest)
+        select(r)
+        .options(
+            selectinload(r.service_type),
+            selectinload(r.district),
+            selectinload(r.street),
+            selectinload(r.division),
+            selectinload(r.department),
+        )
         .where(where)
         .order_by(ServiceRequest.expected_at, ServiceRequest.id)
         .offset((page - 1) * page_size)

@@ -125,7 +125,7 @@ def api_suggest(
 ) -> SuggestionOut:
     from planwatch.service_requests.classify import classifier_for  # scikit-learn loads on first use
 
-    suggestion = classifier_for(session).suggest(text)
+    suggestion = classifier_for(session, background=True).suggest(text)
     return SuggestionOut(
         code=suggestion.code,
         confidence=float(suggestion.confidence),
